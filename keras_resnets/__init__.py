@@ -15,11 +15,12 @@ from keras_resnets._registry import (
     list_models,
     list_pretrained,
 )
+from keras_resnets import attention as _attention
 from keras_resnets import densenet as _densenet
 from keras_resnets import resnet as _resnet
 from keras_resnets import resnet_v2 as _resnet_v2
 
-for _family in (_resnet, _resnet_v2, _densenet):
+for _family in (_resnet, _resnet_v2, _densenet, _attention):
     globals().update(_family.FACTORIES)
 
 __version__ = "0.1.0"

@@ -47,10 +47,12 @@ baseline, 1.7M parameters) moves ResNet to CIFAR: a 3x3 conv stem with 16 filter
 stages at 32x32 / 16x16 / 8x8 with outputs 64 / 128 / 256 (ResNet-164's widths); the masks pool 3 / 2 / 1
 times so that, as on ImageNet, every mask bottoms out at the same resolution (4x4; ImageNet 7x7); the
 last stage ends with the three plain units of ImageNet's stage 4 (at 8x8, width 256) so that the paper's
-depth formula holds: depth = 20 + 3 * (2p + t) * modules (Attention-92: 1/2/3 modules, p=1, t=2, r=1;
-Attention-236: 6/6/6 modules; Attention-452: 6/6/6 modules with p=2, t=4, r=3, as in the paper). The
-mask's skip connections keep one unit each, as in the official model. Parameter counts (10 classes)
-compared with the paper's: see `_CIFAR_COUNTS` in the tests and the README table.
+depth formula holds for every variant: depth = 20 + 3 * (2p + t) * modules (Attention-92: 1/2/3 modules,
+p=1, t=2, r=1; Attention-236: 6/6/6 modules; Attention-452: 6/6/6 modules with p=2, t=4, r=3, as in the
+paper). The mask's skip connections keep one unit each, as in the official model. Trainable parameters
+(10 classes) against the paper's: Attention-92 2,451,226 (paper 1.9M), Attention-236 5,203,226 (5.1M),
+Attention-452 10,299,674 (8.6M); with BatchNorm statistics 2,482,298 / 5,279,866 / 10,459,258.
+`min_size` is 8 for CIFAR (stage-1 masks 8 -> 4 -> 2 -> 1).
 
 `return_masks=True` makes the model output a dict: `"predictions"` (the usual output) plus every soft
 mask `M(x)` in [0, 1], keyed `"mask_stage{s}_module{m}"` (1-based), each the size of its trunk.
@@ -72,50 +74,95 @@ STEMS = ("imagenet", "cifar")
 _BOTTLENECK_RATIO = 4  # inner width = output width / 4, as in the official model.
 
 
+def _source_indices(in_size, out_size):
+    """Bilinear sampling along one axis (half-pixel centers, edge-clamped, no antialiasing).
+
+    The formula of `tf.image.resize(..., "bilinear")` / `jax.image.resize(..., "linear")` for upsampling,
+    written with `keras.ops` so that both sizes may be run-time tensors.
+    """
+    scale = ops.cast(in_size, "float32") / ops.cast(out_size, "float32")
+    src = (ops.cast(ops.arange(0, out_size, 1, dtype="int32"), "float32") + 0.5) * scale - 0.5
+    src = ops.minimum(ops.maximum(src, 0.0), ops.cast(in_size - 1, "float32"))
+    low = ops.floor(src)
+    frac = src - low
+    low = ops.cast(low, "int32")
+    high = ops.minimum(low + 1, ops.cast(in_size - 1, "int32"))
+    return low, high, frac
+
+
+def _lerp_axis(x, axis, in_size, out_size):
+    low, high, frac = _source_indices(in_size, out_size)
+    shape = [1, 1, 1, 1]
+    shape[axis] = -1
+    frac = ops.reshape(ops.cast(frac, x.dtype), shape)
+    a = ops.take(x, low, axis=axis)
+    b = ops.take(x, high, axis=axis)
+    return a + (b - a) * frac
+
+
 @keras.saving.register_keras_serializable(package="keras_resnets")
 class ResizeLike(keras.layers.Layer):
-    """Resizes its first input to the spatial size of its second input.
+    """Resizes its first input (bilinear) to the spatial size of its second input.
 
-    The target size is read at run time (`keras.ops.shape`), so it works with unknown (`None`) spatial
-    dimensions and odd sizes; this is what Caffe's `Interp` layer with a second bottom does in the
-    official Residual Attention Network.
+    This is Caffe's `Interp` layer with a second bottom, as the official Residual Attention Network uses
+    it: the target size is read at run time (`keras.ops.shape`), so it works with odd sizes and unknown
+    (`None`) spatial dimensions. Where the target size is known when the layer runs (eager execution,
+    JAX, static shapes) it calls `keras.ops.image.resize`; where it is a symbolic tensor (a TensorFlow
+    graph traced with `None` sizes, e.g. `predict` or SavedModel export of a `(None, None, 3)` model),
+    `keras.ops.image.resize` refuses non-integer sizes, so the same half-pixel bilinear interpolation is
+    computed with `keras.ops.take` on run-time indices instead.
 
     Args:
-        interpolation: str, a `keras.ops.image.resize` interpolation ("bilinear", "nearest", ...).
+        interpolation: str, "bilinear" (the dynamic path implements bilinear only) or any
+            `keras.ops.image.resize` interpolation for static sizes.
         data_format: str or None, "channels_last" or "channels_first"; default from the Keras config.
 
     Example:
     ```python
-    up = ResizeLike()([small, reference])  # small resized to reference's height and width
+    up = ResizeLike()([small, reference])  # `small` resized to `reference`'s height and width
     ```
     """
 
     def __init__(self, interpolation="bilinear", data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.interpolation = interpolation
         data_format = data_format or keras.config.image_data_format()
         if data_format not in ("channels_last", "channels_first"):
             raise ValueError(
                 "`data_format` must be 'channels_last' or 'channels_first'. "
                 f"Received: data_format={data_format!r}"
             )
+        self.interpolation = interpolation
         self.data_format = data_format
 
-    def _spatial(self, shape):
-        return (shape[1], shape[2]) if self.data_format == "channels_last" else (shape[2], shape[3])
+    def _axes(self):
+        return (1, 2) if self.data_format == "channels_last" else (2, 3)
 
     def call(self, inputs):
         x, ref = inputs
-        size = self._spatial(ops.shape(ref))
-        resized = ops.image.resize(x, size, interpolation=self.interpolation, data_format=self.data_format)
-        return ops.cast(resized, x.dtype)
+        h_axis, w_axis = self._axes()
+        ref_shape, x_shape = ops.shape(ref), ops.shape(x)
+        size = (ref_shape[h_axis], ref_shape[w_axis])
+        if all(isinstance(d, int) for d in size):
+            if size == (x_shape[h_axis], x_shape[w_axis]):
+                return x
+            resized = ops.image.resize(
+                x, size, interpolation=self.interpolation, data_format=self.data_format
+            )
+            return ops.cast(resized, x.dtype)
+        if self.interpolation != "bilinear":
+            raise ValueError(
+                "ResizeLike resizes to run-time sizes with bilinear interpolation only. "
+                f"Received: interpolation={self.interpolation!r}"
+            )
+        x = _lerp_axis(x, h_axis, x_shape[h_axis], size[0])
+        return _lerp_axis(x, w_axis, x_shape[w_axis], size[1])
 
     def compute_output_shape(self, input_shape):
         x_shape, ref_shape = input_shape
-        height, width = self._spatial(ref_shape)
-        if self.data_format == "channels_last":
-            return (x_shape[0], height, width, x_shape[3])
-        return (x_shape[0], x_shape[1], height, width)
+        shape = list(x_shape)
+        for axis in self._axes():
+            shape[axis] = ref_shape[axis]
+        return tuple(shape)
 
     def get_config(self):
         return {**super().get_config(), "interpolation": self.interpolation, "data_format": self.data_format}
@@ -254,12 +301,15 @@ def _check_bool(arg, value):
 
 def _validate(stage_modules, stage_units, stage_widths, stage_strides, mask_downsamples, p, t, r, stem,
               stem_width, bn_epsilon, bn_momentum, return_masks):
-    _common.check_int_sequence("stage_modules", stage_modules, minimum=0)
-    n = len(stage_modules)
-    _common.check_int_sequence("stage_units", stage_units, minimum=1, length=n)
-    _common.check_int_sequence("stage_widths", stage_widths, minimum=1, length=n)
-    _common.check_int_sequence("stage_strides", stage_strides, minimum=1, length=n)
-    _common.check_int_sequence("mask_downsamples", mask_downsamples, minimum=0, length=n)
+    per_stage = dict(stage_modules=(stage_modules, 0), stage_units=(stage_units, 1),
+                     stage_widths=(stage_widths, 1), stage_strides=(stage_strides, 1),
+                     mask_downsamples=(mask_downsamples, 0))
+    for arg, (value, minimum) in per_stage.items():
+        _common.check_int_sequence(arg, value, minimum=minimum)
+    if len({len(value) for value, _ in per_stage.values()}) > 1:
+        received = ", ".join(f"{arg}={value!r}" for arg, (value, _) in per_stage.items())
+        raise ValueError(f"`stage_modules`, `stage_units`, `stage_widths`, `stage_strides` and "
+                         f"`mask_downsamples` need one entry per stage (the same length). Received: {received}")
     _common.check_int("p", p)
     _common.check_int("t", t)
     _common.check_int("r", r)

@@ -220,13 +220,13 @@ class ConcatBatchNormReLU(keras.layers.Layer):
         if not isinstance(input_shape, (list, tuple)) or not isinstance(input_shape[0], (list, tuple)):
             input_shape = [input_shape]
         channels = sum(shape[self.axis] for shape in input_shape)
-        self.gamma = self.add_weight(shape=(channels,), name="gamma", initializer="ones")
-        self.beta = self.add_weight(shape=(channels,), name="beta", initializer="zeros")
+        self.gamma = self.add_weight(shape=(channels,), name="gamma", autocast=False, initializer="ones")
+        self.beta = self.add_weight(shape=(channels,), name="beta", autocast=False, initializer="zeros")
         self.moving_mean = self.add_weight(
-            shape=(channels,), name="moving_mean", initializer="zeros", trainable=False
+            shape=(channels,), name="moving_mean", initializer="zeros", trainable=False, autocast=False
         )
         self.moving_variance = self.add_weight(
-            shape=(channels,), name="moving_variance", initializer="ones", trainable=False
+            shape=(channels,), name="moving_variance", initializer="ones", trainable=False, autocast=False
         )
         self.built = True
 
