@@ -1,4 +1,13 @@
-"""keras_resnets: the residual family of image classifiers for Keras 3."""
+"""keras_resnets: the residual family of image classifiers for Keras 3.
+
+Public surface:
+- CamelCase factories with the keras.applications signature: `ResNet50`, `ResNet50V2`, `DenseNet121`,
+  `ResNeXt50_32x4d`, `ResNet20`, `Plain56`, `PreActResNet164`, `DenseNetBC100_12`, `Attention56`, ...,
+  and `CIFARResNet(depth, ...)` for any 6n+2 / 9n+2 CIFAR ResNet.
+- The registry: `list_models`, `create_model`, `get_model_config`, `get_model_spec`, `list_pretrained`.
+- Preprocessing: `preprocess_input`, `preprocessing_mode`, `decode_predictions`.
+- Custom layers (registered for safe-mode loading): `keras_resnets.layers`.
+"""
 
 import sys
 
@@ -8,19 +17,38 @@ if sys.getrecursionlimit() < 20000:
     sys.setrecursionlimit(20000)
 
 from keras_resnets import layers  # noqa: E402
-from keras_resnets._registry import (
+from keras_resnets._registry import (  # noqa: E402
     create_model,
     get_model_config,
     get_model_spec,
     list_models,
     list_pretrained,
 )
-from keras_resnets import attention as _attention
-from keras_resnets import densenet as _densenet
-from keras_resnets import resnet as _resnet
-from keras_resnets import resnet_v2 as _resnet_v2
+from keras_resnets.preprocessing import (  # noqa: E402
+    decode_predictions,
+    preprocess_input,
+    preprocessing_mode,
+)
+from keras_resnets import attention as _attention  # noqa: E402
+from keras_resnets import densenet as _densenet  # noqa: E402
+from keras_resnets import resnet as _resnet  # noqa: E402
+from keras_resnets import resnet_v2 as _resnet_v2  # noqa: E402
 
+FACTORIES = {}
 for _family in (_resnet, _resnet_v2, _densenet, _attention):
-    globals().update(_family.FACTORIES)
+    FACTORIES.update(_family.FACTORIES)
+globals().update(FACTORIES)
 
 __version__ = "0.1.0"
+__all__ = [
+    "create_model",
+    "decode_predictions",
+    "get_model_config",
+    "get_model_spec",
+    "layers",
+    "list_models",
+    "list_pretrained",
+    "preprocess_input",
+    "preprocessing_mode",
+    *sorted(FACTORIES),
+]

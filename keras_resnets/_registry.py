@@ -193,9 +193,14 @@ model = keras_resnets.{factory}(weights=None, input_shape=({size}, {size}, 3), c
 """
 
 
-def make_factory(name: str, title: str, description: str = "", weights_default=None):
-    """The public CamelCase factory of a registered variant, with the keras.applications signature."""
+def make_factory(name: str, title: str, description: str = "", weights_default=None, default_name=None):
+    """The public CamelCase factory of a registered variant, with the keras.applications signature.
+
+    `default_name` is the model name when the caller gives none (keras.applications' own for drop-ins,
+    e.g. "resnet50v2"); it defaults to the registry name.
+    """
     spec = get_model_spec(name)
+    default_name = default_name or spec.name
 
     def factory(
         *,
@@ -206,7 +211,7 @@ def make_factory(name: str, title: str, description: str = "", weights_default=N
         pooling=None,
         classes=spec.default_classes,
         classifier_activation="softmax",
-        name=spec.name,
+        name=default_name,
         **kwargs,
     ):
         return create_model(

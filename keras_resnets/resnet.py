@@ -34,7 +34,7 @@ from keras import layers
 
 from keras_resnets import _common
 from keras_resnets._common import Body, ImageNetWeights, channel_axis
-from keras_resnets._registry import ModelSpec, make_factory, register
+from keras_resnets._registry import ModelSpec, create_model, make_factory, register
 from keras_resnets.layers import StochasticDepth, ZeroPadShortcut
 
 _KERAS_RESNET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
@@ -438,3 +438,45 @@ for _name, _factory, _title, _overrides, _extras in _VARIANTS:
     FACTORIES[_factory] = make_factory(
         _name, _title, weights_default="imagenet" if _extras.get("imagenet_weights") else None
     )
+
+
+_CIFAR_BASES = {
+    # block_type -> (registered base variant, layers per block)
+    "basic": ("resnet20", 2),
+    "preact_basic": ("resnet20", 2),
+    "bottleneck": ("resnet20", 3),
+    "preact_bottleneck": ("preact_resnet164", 3),
+}
+
+
+def CIFARResNet(depth, *, block_type="basic", shortcut="zero_pad", **kwargs):
+    """A CIFAR ResNet of any depth: 6n+2 layers with basic blocks, 9n+2 with bottleneck blocks.
+
+    Three stages of n blocks at 16/32/64 base widths on 32x32 inputs (He et al. 2015, Section 4.2).
+
+    Args:
+        depth: int, the number of weighted layers: 6n+2 (basic blocks) or 9n+2 (bottleneck blocks).
+        block_type: str, "basic", "bottleneck", "preact_basic" or "preact_bottleneck".
+        shortcut: str, "zero_pad" (option A), "projection" (option B) or "none" (plain network).
+        **kwargs: any `create_model` argument (`classes`, `input_shape`, `drop_path_rate`, ...).
+
+    Example:
+    ```python
+    model = keras_resnets.CIFARResNet(74, shortcut="projection", classes=100)
+    ```
+    """
+    _common.check_choice("block_type", block_type, BLOCK_TYPES)
+    base, per_block = _CIFAR_BASES[block_type]
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < per_block * 3 + 2 or (depth - 2) % (3 * per_block):
+        form = "6n+2" if per_block == 2 else "9n+2"
+        raise ValueError(
+            f"`depth` must be {form} (n >= 1) for block_type={block_type!r}, e.g. "
+            f"{[per_block * 3 * n + 2 for n in (1, 2, 3, 9, 18)]}. Received: depth={depth!r}"
+        )
+    n = (depth - 2) // (3 * per_block)
+    prefix = {"none": "plain"}.get(shortcut, "preact_resnet" if block_type.startswith("preact") else "resnet")
+    kwargs.setdefault("name", f"{prefix}{depth}")
+    return create_model(base, block_type=block_type, shortcut=shortcut, stage_depths=(n, n, n), **kwargs)
+
+
+FACTORIES["CIFARResNet"] = CIFARResNet

@@ -117,5 +117,6 @@ for _name, _factory, _depths in (
         imagenet_weights=keras_applications_weights(_name.replace("_", "")),
     ))
     FACTORIES[_factory] = make_factory(
-        _name, f"{_factory[:-2]} v2, identical to keras.applications.{_factory}", weights_default="imagenet"
+        _name, f"{_factory[:-2]} v2, identical to keras.applications.{_factory}", weights_default="imagenet",
+        default_name=_name.replace("_", ""),  # keras.applications names them "resnet50v2", ...
     )

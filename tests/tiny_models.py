@@ -27,6 +27,9 @@ TINY = {
     "densenet_memory_efficient": (
         "densenet121", dict(block_depths=(1, 2, 1, 1), growth_rate=4, stem_width=8, memory_efficient=True), (32, 32, 3)),
     "densenet_bc_cifar": ("densenet_bc_100_12", dict(block_depths=(2, 2, 2), growth_rate=4, stem_width=8), (16, 16, 3)),
+    "attention_imagenet": ("attention56", dict(stage_widths=(8, 16, 16, 32), stem_width=8), (64, 64, 3)),
+    "attention_cifar": ("attention92_cifar", dict(stage_widths=(8, 16, 16), stem_width=4, stage_modules=(1, 1, 1)),
+                        (16, 16, 3)),
 }
 CLASSES = 5
 

@@ -1,0 +1,92 @@
+"""The custom layers and block options, checked on values."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import keras_resnets
+from keras_resnets.layers import StochasticDepth, ZeroPadShortcut
+
+
+def test_zero_pad_shortcut_subsamples_and_pads(rng):
+    x = rng.random((2, 8, 8, 4)).astype("float32")
+    y = np.asarray(ZeroPadShortcut(8, strides=2)(x))
+    assert y.shape == (2, 4, 4, 8)
+    np.testing.assert_array_equal(y[..., 2:6], x[:, ::2, ::2, :])
+    assert not y[..., :2].any() and not y[..., 6:].any()
+    assert ZeroPadShortcut(8, strides=2).compute_output_shape((None, 7, 7, 4)) == (None, 4, 4, 8)
+
+
+def test_stochastic_depth_is_identity_at_inference_and_unbiased_in_training():
+    layer = StochasticDepth(0.5, seed=1)
+    x = np.ones((4000, 1, 1, 2), "float32")
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    y = np.asarray(layer(x, training=True))
+    kept = y[:, 0, 0, 0] > 0
+    assert 0.45 < kept.mean() < 0.55
+    np.testing.assert_allclose(y[kept], 2.0)
+    np.testing.assert_array_equal(y[..., 0], y[..., 1])  # one decision per sample
+
+
+def test_drop_path_rate_decays_linearly_over_blocks():
+    model = keras_resnets.create_model("resnet50", drop_path_rate=0.3, stage_depths=(1, 1, 1, 1))
+    rates = [layer.rate for layer in model.layers if isinstance(layer, StochasticDepth)]
+    # the first block's rate is 0, so it gets no layer; the last block gets the full rate
+    np.testing.assert_allclose(rates, [0.1, 0.2, 0.3])
+
+
+def test_zero_init_last_bn_makes_blocks_start_as_identity(rng):
+    model = keras_resnets.create_model("resnet18", zero_init_last_bn=True, include_top=False, input_shape=(32, 32, 3))
+    x = rng.random((1, 32, 32, 3)).astype("float32")
+    block = model.get_layer("conv2_block2_out").output
+    shortcut_in = model.get_layer("conv2_block1_out").output
+    probe = keras.Model(model.input, [shortcut_in, block])
+    a, b = probe(x)
+    np.testing.assert_allclose(b, np.maximum(a, 0), atol=1e-6)
+
+
+def test_plain_networks_have_no_shortcuts():
+    plain = keras_resnets.Plain20()
+    assert not any(isinstance(layer, keras.layers.Add) for layer in plain.layers)
+    resnet = keras_resnets.ResNet20()
+    assert sum(isinstance(layer, keras.layers.Add) for layer in resnet.layers) == 9
+    assert sum(isinstance(layer, ZeroPadShortcut) for layer in resnet.layers) == 2
+
+
+def test_stride_position_follows_the_option():
+    keras_v1 = keras_resnets.ResNet50(weights=None)
+    torch_v15 = keras_resnets.create_model("resnet50_v1_5")
+    assert keras_v1.get_layer("conv3_block1_1_conv").strides == (2, 2)
+    assert keras_v1.get_layer("conv3_block1_2_conv").strides == (1, 1)
+    assert torch_v15.get_layer("conv3_block1_1_conv").strides == (1, 1)
+    assert torch_v15.get_layer("conv3_block1_2_conv").strides == (2, 2)
+    assert not torch_v15.get_layer("conv3_block1_1_conv").use_bias
+
+
+def test_resnext_uses_grouped_convolution():
+    model = keras_resnets.create_model("resnext50_32x4d")
+    conv = model.get_layer("conv2_block1_2_conv")
+    assert conv.groups == 32 and conv.filters == 128
+
+
+def test_memory_efficient_densenet_matches_plain_outputs_gradients_and_statistics(rng):
+    kwargs = dict(block_depths=(2, 3, 2, 2), growth_rate=4, stem_width=8, input_shape=(32, 32, 3), classes=5)
+    plain = keras_resnets.create_model("densenet121", **kwargs)
+    efficient = keras_resnets.create_model("densenet121", memory_efficient=True, **kwargs)
+    plain.set_weights([
+        rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.path
+        else rng.normal(0, 0.1, w.shape).astype("float32")
+        for w in plain.weights
+    ])
+    efficient.set_weights(plain.get_weights())
+    x = rng.random((4, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(efficient(x), plain(x), atol=1e-6)
+    grads = []
+    for model in (plain, efficient):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x, training=True) * tf.range(5, dtype="float32"))
+        grads.append(tape.gradient(loss, model.trainable_weights))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(b, a, atol=1e-5)
+    for a, b in zip(plain.non_trainable_weights, efficient.non_trainable_weights):
+        np.testing.assert_allclose(b, a, atol=1e-6)  # moving statistics updated once, identically
