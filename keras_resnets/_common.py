@@ -32,6 +32,20 @@ class ImageNetWeights:
     hash_notop: str
 
 
+def keras_applications_weights(subdir, key, hashes):
+    """keras.applications' published files for `key` ("resnet50", "densenet121", ...) in `subdir`.
+
+    `hashes` is the (include_top, notop) pair from keras.applications' source.
+    """
+    return ImageNetWeights(
+        base_url=f"https://storage.googleapis.com/tensorflow/keras-applications/{subdir}/",
+        file_top=f"{key}_weights_tf_dim_ordering_tf_kernels.h5",
+        hash_top=hashes[0],
+        file_notop=f"{key}_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        hash_notop=hashes[1],
+    )
+
+
 @dataclasses.dataclass
 class Body:
     """What a family's body returns: the last feature map, the stage outputs and any extra outputs."""
@@ -61,9 +75,7 @@ def check_int_sequence(arg, value, minimum=1, length=None):
     )
     if not ok or not value or (length is not None and len(value) != length):
         size = f"{length} " if length is not None else ""
-        raise ValueError(
-            f"`{arg}` must be a non-empty list of {size}integers >= {minimum}. Received: {arg}={value!r}"
-        )
+        raise ValueError(f"`{arg}` must be a non-empty list of {size}integers >= {minimum}. Received: {arg}={value!r}")
 
 
 def check_rate(arg, value):
@@ -89,9 +101,7 @@ def _resolve_input_shape(input_shape, input_tensor, include_top, default_size, m
     spatial = input_shape[:2] if fmt == "channels_last" else input_shape[1:]
     channels = input_shape[2] if fmt == "channels_last" else input_shape[0]
     if not isinstance(channels, int) or channels < 1:
-        raise ValueError(
-            f"`input_shape` must have a known channel count >= 1. Received: input_shape={input_shape!r}"
-        )
+        raise ValueError(f"`input_shape` must have a known channel count >= 1. Received: input_shape={input_shape!r}")
     for dim in spatial:
         if dim is not None and (not isinstance(dim, int) or dim < min_size):
             raise ValueError(
@@ -102,10 +112,7 @@ def _resolve_input_shape(input_shape, input_tensor, include_top, default_size, m
         return input_shape
     if weights == "imagenet":
         if channels != 3:
-            raise ValueError(
-                "`weights='imagenet'` needs 3-channel RGB input. "
-                f"Received: input_shape={input_shape!r}"
-            )
+            raise ValueError(f"`weights='imagenet'` needs 3-channel RGB input. Received: input_shape={input_shape!r}")
         if include_top and tuple(spatial) != (default_size, default_size):
             raise ValueError(
                 f"With `weights='imagenet'` and `include_top=True` the input must be "
@@ -140,9 +147,7 @@ def validate_common_args(
     if weights is not None and weights != "imagenet":
         weights = os.fspath(weights)
         if not weights.endswith(WEIGHT_FILE_SUFFIXES):
-            raise ValueError(
-                f"`weights` file must end in one of {WEIGHT_FILE_SUFFIXES}. Received: weights={weights!r}"
-            )
+            raise ValueError(f"`weights` file must end in one of {WEIGHT_FILE_SUFFIXES}. Received: weights={weights!r}")
         if not os.path.isfile(weights):
             raise ValueError(f"`weights` file does not exist. Received: weights={weights!r}")
     if weights == "imagenet" and imagenet_weights is None:
@@ -156,8 +161,7 @@ def validate_common_args(
     check_int("classes", classes)
     if weights == "imagenet" and include_top and classes != 1000:
         raise ValueError(
-            "With `weights='imagenet'` and `include_top=True`, `classes` must be 1000. "
-            f"Received: classes={classes}"
+            f"With `weights='imagenet'` and `include_top=True`, `classes` must be 1000. Received: classes={classes}"
         )
     if classifier_activation is not None and not callable(classifier_activation):
         try:
@@ -177,9 +181,7 @@ def validate_common_args(
             "`include_preprocessing` must be True/False or one of "
             f"{PREPROCESSING_MODES}. Received: include_preprocessing={include_preprocessing!r}"
         )
-    if input_tensor is not None and not (
-        keras.backend.is_keras_tensor(input_tensor) or hasattr(input_tensor, "shape")
-    ):
+    if input_tensor is not None and not (keras.backend.is_keras_tensor(input_tensor) or hasattr(input_tensor, "shape")):
         raise ValueError(f"`input_tensor` must be a Keras tensor. Received: input_tensor={input_tensor!r}")
     return _resolve_input_shape(input_shape, input_tensor, include_top, default_size, min_size, weights)
 
@@ -209,9 +211,7 @@ def imagenet_weights_path(info: ImageNetWeights, include_top: bool) -> str:
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
     try:
-        return keras.utils.get_file(
-            fname, origin, cache_subdir="models", file_hash=file_hash, cache_dir=cache_dir
-        )
+        return keras.utils.get_file(fname, origin, cache_subdir="models", file_hash=file_hash, cache_dir=cache_dir)
     except Exception as err:  # get_file wraps URL and hash errors in a bare Exception.
         target = os.path.join(cache_dir, "models", fname)
         raise RuntimeError(
@@ -236,21 +236,21 @@ def build_classifier(
     classifier_activation="softmax",
     include_preprocessing=False,
     features_only: bool = False,
-    default_size: int = 224,
-    min_size: int = 32,
-    preprocessing: Optional[str] = None,
-    imagenet_weights: Optional[ImageNetWeights] = None,
+    spec=None,
 ):
     """Wraps a family body into a keras.applications-style Functional model.
 
     Args:
         body_fn: callable, `body_fn(x) -> Body`, builds the stem and stages on the input tensor.
+        spec: the variant's `ModelSpec` (input size limits, preprocessing mode, ImageNet weights).
         features_only: bool, if True the model outputs `Body.features` (a dict of stage outputs) and
             ignores the head arguments.
         include_preprocessing: bool or str, True inserts the variant's own `preprocessing` mode in the
             model (raw [0, 255] pixels in), a mode name inserts that mode.
         Others: see the public factories.
     """
+    default_size, min_size = spec.default_size, spec.min_size
+    preprocessing, imagenet_weights = spec.preprocessing, spec.imagenet_weights
     if not isinstance(features_only, bool):
         raise ValueError(f"`features_only` must be True or False. Received: features_only={features_only!r}")
     input_shape = validate_common_args(

@@ -242,3 +242,45 @@ def make_factory(name: str, title: str, description: str = "", weights_default=N
         weights_doc="'imagenet' (keras.applications' weights), " if spec.imagenet_weights else "",
     )
     return factory
+
+
+def merge_config(family: str, defaults: dict, overrides: dict) -> dict:
+    """A family's full architecture config: its defaults, then `overrides` (which must be known keys)."""
+    unknown = set(overrides) - set(defaults)
+    if unknown:
+        raise KeyError(f"Unknown {family} config keys: {sorted(unknown)}. Known: {sorted(defaults)}")
+    return {**defaults, **overrides}
+
+
+def register_family(variants, *, family, builder, defaults) -> dict:
+    """Registers a family's variant table and returns its public factories by name.
+
+    Args:
+        variants: rows of (registry name, factory name, title, config overrides, spec fields); the spec
+            fields may also hold `default_name` (the model name keras.applications uses, for drop-ins).
+        family: str, or a callable `family(name, spec_fields) -> str` for tables that span families.
+        builder: the family builder.
+        defaults: dict, the family's default architecture config.
+    """
+    factories = {}
+    for name, factory, title, overrides, fields in variants:
+        fields = dict(fields)
+        default_name = fields.pop("default_name", None)
+        family_name = family(name, fields) if callable(family) else family
+        register(
+            ModelSpec(
+                name=name,
+                factory=factory,
+                family=family_name,
+                builder=builder,
+                config=merge_config(family_name, defaults, overrides),
+                **fields,
+            )
+        )
+        factories[factory] = make_factory(
+            name,
+            title,
+            weights_default="imagenet" if fields.get("imagenet_weights") else None,
+            default_name=default_name,
+        )
+    return factories

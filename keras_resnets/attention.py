@@ -68,7 +68,7 @@ from keras import layers, ops
 
 from keras_resnets import _common
 from keras_resnets._common import Body, channel_axis
-from keras_resnets._registry import ModelSpec, make_factory, register
+from keras_resnets._registry import register_family
 
 STEMS = ("imagenet", "cifar")
 _BOTTLENECK_RATIO = 4  # inner width = output width / 4, as in the official model.
@@ -128,8 +128,7 @@ class ResizeLike(keras.layers.Layer):
         data_format = data_format or keras.config.image_data_format()
         if data_format not in ("channels_last", "channels_first"):
             raise ValueError(
-                "`data_format` must be 'channels_last' or 'channels_first'. "
-                f"Received: data_format={data_format!r}"
+                f"`data_format` must be 'channels_last' or 'channels_first'. Received: data_format={data_format!r}"
             )
         self.interpolation = interpolation
         self.data_format = data_format
@@ -145,9 +144,7 @@ class ResizeLike(keras.layers.Layer):
         if all(isinstance(d, int) for d in size):
             if size == (x_shape[h_axis], x_shape[w_axis]):
                 return x
-            resized = ops.image.resize(
-                x, size, interpolation=self.interpolation, data_format=self.data_format
-            )
+            resized = ops.image.resize(x, size, interpolation=self.interpolation, data_format=self.data_format)
             return ops.cast(resized, x.dtype)
         if self.interpolation != "bilinear":
             raise ValueError(
@@ -190,7 +187,12 @@ def _conv(x, filters, kernel, name, strides=1):
     else:
         padding = "same"
     return layers.Conv2D(
-        filters, kernel, strides=strides, padding=padding, use_bias=False, kernel_initializer="he_normal",
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        kernel_initializer="he_normal",
         name=f"{name}_conv",
     )(x)
 
@@ -299,17 +301,36 @@ def _check_bool(arg, value):
         raise ValueError(f"`{arg}` must be True or False. Received: {arg}={value!r}")
 
 
-def _validate(stage_modules, stage_units, stage_widths, stage_strides, mask_downsamples, p, t, r, stem,
-              stem_width, bn_epsilon, bn_momentum, return_masks):
-    per_stage = dict(stage_modules=(stage_modules, 0), stage_units=(stage_units, 1),
-                     stage_widths=(stage_widths, 1), stage_strides=(stage_strides, 1),
-                     mask_downsamples=(mask_downsamples, 0))
+def _validate(
+    stage_modules,
+    stage_units,
+    stage_widths,
+    stage_strides,
+    mask_downsamples,
+    p,
+    t,
+    r,
+    stem,
+    stem_width,
+    bn_epsilon,
+    bn_momentum,
+    return_masks,
+):
+    per_stage = dict(
+        stage_modules=(stage_modules, 0),
+        stage_units=(stage_units, 1),
+        stage_widths=(stage_widths, 1),
+        stage_strides=(stage_strides, 1),
+        mask_downsamples=(mask_downsamples, 0),
+    )
     for arg, (value, minimum) in per_stage.items():
         _common.check_int_sequence(arg, value, minimum=minimum)
     if len({len(value) for value, _ in per_stage.values()}) > 1:
         received = ", ".join(f"{arg}={value!r}" for arg, (value, _) in per_stage.items())
-        raise ValueError(f"`stage_modules`, `stage_units`, `stage_widths`, `stage_strides` and "
-                         f"`mask_downsamples` need one entry per stage (the same length). Received: {received}")
+        raise ValueError(
+            f"`stage_modules`, `stage_units`, `stage_widths`, `stage_strides` and "
+            f"`mask_downsamples` need one entry per stage (the same length). Received: {received}"
+        )
     _common.check_int("p", p)
     _common.check_int("t", t)
     _common.check_int("r", r)
@@ -357,8 +378,21 @@ def build_attention(
         return_masks: bool, also output every soft mask (`"mask_stage{s}_module{m}"`).
         **common: the keras.applications arguments, see `_common.build_classifier`.
     """
-    _validate(stage_modules, stage_units, stage_widths, stage_strides, mask_downsamples, p, t, r, stem,
-              stem_width, bn_epsilon, bn_momentum, return_masks)
+    _validate(
+        stage_modules,
+        stage_units,
+        stage_widths,
+        stage_strides,
+        mask_downsamples,
+        p,
+        t,
+        r,
+        stem,
+        stem_width,
+        bn_epsilon,
+        bn_momentum,
+        return_masks,
+    )
     norm = _Norm(float(bn_epsilon), float(bn_momentum))
 
     def body(x):
@@ -369,9 +403,7 @@ def build_attention(
             prefix = f"conv{s + 2}"
             x = apply_preact_unit(x, width, norm, f"{prefix}_block1", stride=stride)
             for m in range(modules):
-                x, mask = apply_attention_module(
-                    x, width, downsamples, p, t, r, f"{prefix}_attention{m + 1}", norm
-                )
+                x, mask = apply_attention_module(x, width, downsamples, p, t, r, f"{prefix}_attention{m + 1}", norm)
                 masks[f"mask_stage{s + 1}_module{m + 1}"] = mask
             x = _units(x, width, units - 1, norm, prefix, start=2)
             if s == len(stage_modules) - 1:
@@ -379,38 +411,24 @@ def build_attention(
             features[f"stage{s + 1}"] = x
         return Body(x, features, masks if return_masks else {})
 
-    return _common.build_classifier(
-        body,
-        default_size=spec.default_size,
-        min_size=spec.min_size,
-        preprocessing=spec.preprocessing,
-        imagenet_weights=spec.imagenet_weights,
-        **common,
-    )
+    return _common.build_classifier(body, spec=spec, **common)
 
 
-def attention_config(**overrides):
-    """The full architecture config: the official ImageNet Attention-56, then `overrides`."""
-    config = dict(
-        stage_modules=(1, 1, 1, 0),
-        stage_units=(1, 1, 1, 3),
-        stage_widths=(256, 512, 1024, 2048),
-        stage_strides=(1, 2, 2, 2),
-        mask_downsamples=(3, 2, 1, 0),
-        p=1,
-        t=2,
-        r=1,
-        stem="imagenet",
-        stem_width=64,
-        bn_epsilon=1e-5,
-        bn_momentum=0.99,
-        return_masks=False,
-    )
-    unknown = set(overrides) - set(config)
-    if unknown:
-        raise KeyError(f"Unknown attention config keys: {sorted(unknown)}")
-    config.update(overrides)
-    return config
+ATTENTION_DEFAULTS = dict(  # the official ImageNet Attention-56
+    stage_modules=(1, 1, 1, 0),
+    stage_units=(1, 1, 1, 3),
+    stage_widths=(256, 512, 1024, 2048),
+    stage_strides=(1, 2, 2, 2),
+    mask_downsamples=(3, 2, 1, 0),
+    p=1,
+    t=2,
+    r=1,
+    stem="imagenet",
+    stem_width=64,
+    bn_epsilon=1e-5,
+    bn_momentum=0.99,
+    return_masks=False,
+)
 
 
 # Variants: (registry name, factory, title, config overrides, spec extras).
@@ -418,24 +436,51 @@ _PAPER = "https://arxiv.org/abs/1704.06904"
 _IMAGENET = dict(default_size=224, min_size=32, default_classes=1000, preprocessing="torch", paper=_PAPER)
 # CIFAR: min_size 8 keeps every stage-1 mask pool halving a map of side >= 2 (8 -> 4 -> 2 -> 1).
 _CIFAR = dict(default_size=32, min_size=8, default_classes=10, preprocessing="tf", paper=_PAPER)
-_CIFAR_BASE = dict(stage_units=(1, 1, 4), stage_widths=(64, 128, 256), stage_strides=(1, 2, 2),
-                   mask_downsamples=(3, 2, 1), stem="cifar", stem_width=16)
+_CIFAR_BASE = dict(
+    stage_units=(1, 1, 4),
+    stage_widths=(64, 128, 256),
+    stage_strides=(1, 2, 2),
+    mask_downsamples=(3, 2, 1),
+    stem="cifar",
+    stem_width=16,
+)
 
 _VARIANTS = [
-    ("attention56", "Attention56", "Residual Attention Network Attention-56 (official Caffe definition)",
-     dict(stage_modules=(1, 1, 1, 0)), _IMAGENET),
-    ("attention92", "Attention92", "Residual Attention Network Attention-92 (official Caffe definition)",
-     dict(stage_modules=(1, 2, 3, 0)), _IMAGENET),
-    ("attention92_cifar", "Attention92CIFAR", "CIFAR Residual Attention Network Attention-92",
-     dict(_CIFAR_BASE, stage_modules=(1, 2, 3)), _CIFAR),
-    ("attention236_cifar", "Attention236CIFAR", "CIFAR Residual Attention Network Attention-236",
-     dict(_CIFAR_BASE, stage_modules=(6, 6, 6)), _CIFAR),
-    ("attention452_cifar", "Attention452CIFAR", "CIFAR Residual Attention Network Attention-452 (p=2, t=4, r=3)",
-     dict(_CIFAR_BASE, stage_modules=(6, 6, 6), p=2, t=4, r=3), _CIFAR),
+    (
+        "attention56",
+        "Attention56",
+        "Residual Attention Network Attention-56 (official Caffe definition)",
+        dict(stage_modules=(1, 1, 1, 0)),
+        _IMAGENET,
+    ),
+    (
+        "attention92",
+        "Attention92",
+        "Residual Attention Network Attention-92 (official Caffe definition)",
+        dict(stage_modules=(1, 2, 3, 0)),
+        _IMAGENET,
+    ),
+    (
+        "attention92_cifar",
+        "Attention92CIFAR",
+        "CIFAR Residual Attention Network Attention-92",
+        dict(_CIFAR_BASE, stage_modules=(1, 2, 3)),
+        _CIFAR,
+    ),
+    (
+        "attention236_cifar",
+        "Attention236CIFAR",
+        "CIFAR Residual Attention Network Attention-236",
+        dict(_CIFAR_BASE, stage_modules=(6, 6, 6)),
+        _CIFAR,
+    ),
+    (
+        "attention452_cifar",
+        "Attention452CIFAR",
+        "CIFAR Residual Attention Network Attention-452 (p=2, t=4, r=3)",
+        dict(_CIFAR_BASE, stage_modules=(6, 6, 6), p=2, t=4, r=3),
+        _CIFAR,
+    ),
 ]
 
-FACTORIES = {}
-for _name, _factory, _title, _overrides, _extras in _VARIANTS:
-    register(ModelSpec(name=_name, factory=_factory, family="attention", builder=build_attention,
-                       config=attention_config(**_overrides), **_extras))
-    FACTORIES[_factory] = make_factory(_name, _title)
+FACTORIES = register_family(_VARIANTS, family="attention", builder=build_attention, defaults=ATTENTION_DEFAULTS)

@@ -19,15 +19,13 @@ References:
 - [Memory-Efficient Implementation of DenseNets](https://arxiv.org/abs/1707.06990) (Pleiss et al. 2017)
 """
 
-import keras
 from keras import layers
 
 from keras_resnets import _common
-from keras_resnets._common import Body, ImageNetWeights, channel_axis
-from keras_resnets._registry import ModelSpec, make_factory, register
+from keras_resnets._common import Body, channel_axis
+from keras_resnets._registry import register_family
 from keras_resnets.layers import ConcatBatchNormReLU
 
-_KERAS_DENSENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/"
 # File hashes as published in keras.applications (keras/src/applications/densenet.py).
 _KERAS_HASHES = {
     "densenet121": ("9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738"),
@@ -39,14 +37,7 @@ _EPSILON = 1.001e-5  # keras.applications' value.
 
 
 def _weights(key):
-    top, notop = _KERAS_HASHES[key]
-    return ImageNetWeights(
-        base_url=_KERAS_DENSENET_URL,
-        file_top=f"{key}_weights_tf_dim_ordering_tf_kernels.h5",
-        hash_top=top,
-        file_notop=f"{key}_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        hash_notop=notop,
-    )
+    return _common.keras_applications_weights("densenet", key, _KERAS_HASHES[key])
 
 
 def _bn(x, name, momentum):
@@ -56,9 +47,9 @@ def _bn(x, name, momentum):
 def _norm_relu(features, name, memory_efficient, momentum):
     """BN-ReLU of the concatenation of `features` (a list of tensors, or one tensor)."""
     if memory_efficient:
-        return ConcatBatchNormReLU(
-            axis=channel_axis(), epsilon=_EPSILON, momentum=momentum, name=f"{name}_bn"
-        )(features)
+        return ConcatBatchNormReLU(axis=channel_axis(), epsilon=_EPSILON, momentum=momentum, name=f"{name}_bn")(
+            features
+        )
     return layers.Activation("relu", name=f"{name}_relu")(_bn(features, f"{name}_bn", momentum))
 
 
@@ -138,7 +129,9 @@ def build_densenet(
             x = [x]
         features = {}
         for i, depth in enumerate(block_depths):
-            x = apply_dense_block(x, depth, growth_rate, bottleneck_width, f"conv{i + 2}", memory_efficient, bn_momentum)
+            x = apply_dense_block(
+                x, depth, growth_rate, bottleneck_width, f"conv{i + 2}", memory_efficient, bn_momentum
+            )
             if i < len(block_depths) - 1:
                 features[f"stage{i + 1}"] = (
                     layers.Concatenate(axis=channel_axis(), name=f"stage{i + 1}_concat")(x) if memory_efficient else x
@@ -153,33 +146,19 @@ def build_densenet(
         features[f"stage{len(block_depths)}"] = x
         return Body(x, features)
 
-    return _common.build_classifier(
-        body,
-        default_size=spec.default_size,
-        min_size=spec.min_size,
-        preprocessing=spec.preprocessing,
-        imagenet_weights=spec.imagenet_weights,
-        **common,
-    )
+    return _common.build_classifier(body, spec=spec, **common)
 
 
-def densenet_config(**overrides):
-    """The full architecture config: keras.applications DenseNet-121 defaults, then `overrides`."""
-    config = dict(
-        block_depths=(6, 12, 24, 16),
-        growth_rate=32,
-        stem="imagenet",
-        stem_width=64,
-        bottleneck_width=4,
-        compression=0.5,
-        memory_efficient=False,
-        bn_momentum=0.99,
-    )
-    unknown = set(overrides) - set(config)
-    if unknown:
-        raise KeyError(f"Unknown densenet config keys: {sorted(unknown)}")
-    config.update(overrides)
-    return config
+DENSENET_DEFAULTS = dict(  # keras.applications DenseNet-121
+    block_depths=(6, 12, 24, 16),
+    growth_rate=32,
+    stem="imagenet",
+    stem_width=64,
+    bottleneck_width=4,
+    compression=0.5,
+    memory_efficient=False,
+    bn_momentum=0.99,
+)
 
 
 _HUANG = "https://arxiv.org/abs/1608.06993"
@@ -187,28 +166,52 @@ _IMAGENET = dict(default_size=224, min_size=32, default_classes=1000, preprocess
 _CIFAR = dict(default_size=32, min_size=8, default_classes=10, preprocessing="tf", paper=_HUANG)
 
 _VARIANTS = [
-    ("densenet121", "DenseNet121", "DenseNet-121, identical to keras.applications.DenseNet121",
-     dict(block_depths=(6, 12, 24, 16)), dict(_IMAGENET, imagenet_weights=_weights("densenet121"))),
-    ("densenet161", "DenseNet161", "DenseNet-161 (k=48, 96-channel stem; torchvision definition)",
-     dict(block_depths=(6, 12, 36, 24), growth_rate=48, stem_width=96), _IMAGENET),
-    ("densenet169", "DenseNet169", "DenseNet-169, identical to keras.applications.DenseNet169",
-     dict(block_depths=(6, 12, 32, 32)), dict(_IMAGENET, imagenet_weights=_weights("densenet169"))),
-    ("densenet201", "DenseNet201", "DenseNet-201, identical to keras.applications.DenseNet201",
-     dict(block_depths=(6, 12, 48, 32)), dict(_IMAGENET, imagenet_weights=_weights("densenet201"))),
-    ("densenet264", "DenseNet264", "DenseNet-264 (k=32; the paper's Table 1)",
-     dict(block_depths=(6, 12, 64, 48)), _IMAGENET),
+    (
+        "densenet121",
+        "DenseNet121",
+        "DenseNet-121, identical to keras.applications.DenseNet121",
+        dict(block_depths=(6, 12, 24, 16)),
+        dict(_IMAGENET, imagenet_weights=_weights("densenet121")),
+    ),
+    (
+        "densenet161",
+        "DenseNet161",
+        "DenseNet-161 (k=48, 96-channel stem; torchvision definition)",
+        dict(block_depths=(6, 12, 36, 24), growth_rate=48, stem_width=96),
+        _IMAGENET,
+    ),
+    (
+        "densenet169",
+        "DenseNet169",
+        "DenseNet-169, identical to keras.applications.DenseNet169",
+        dict(block_depths=(6, 12, 32, 32)),
+        dict(_IMAGENET, imagenet_weights=_weights("densenet169")),
+    ),
+    (
+        "densenet201",
+        "DenseNet201",
+        "DenseNet-201, identical to keras.applications.DenseNet201",
+        dict(block_depths=(6, 12, 48, 32)),
+        dict(_IMAGENET, imagenet_weights=_weights("densenet201")),
+    ),
+    (
+        "densenet264",
+        "DenseNet264",
+        "DenseNet-264 (k=32; the paper's Table 1)",
+        dict(block_depths=(6, 12, 64, 48)),
+        _IMAGENET,
+    ),
 ]
 for _depth, _k in ((100, 12), (250, 24), (190, 40)):
     _n = (_depth - 4) // 6  # three dense blocks of n bottleneck layers (2 convs each) + 4 other layers
-    _VARIANTS.append((
-        f"densenet_bc_{_depth}_{_k}", f"DenseNetBC{_depth}_{_k}", f"CIFAR DenseNet-BC (L={_depth}, k={_k})",
-        dict(block_depths=(_n, _n, _n), growth_rate=_k, stem="cifar", stem_width=2 * _k), _CIFAR,
-    ))
-
-FACTORIES = {}
-for _name, _factory, _title, _overrides, _extras in _VARIANTS:
-    register(ModelSpec(name=_name, factory=_factory, family="densenet", builder=build_densenet,
-                       config=densenet_config(**_overrides), **_extras))
-    FACTORIES[_factory] = make_factory(
-        _name, _title, weights_default="imagenet" if _extras.get("imagenet_weights") else None
+    _VARIANTS.append(
+        (
+            f"densenet_bc_{_depth}_{_k}",
+            f"DenseNetBC{_depth}_{_k}",
+            f"CIFAR DenseNet-BC (L={_depth}, k={_k})",
+            dict(block_depths=(_n, _n, _n), growth_rate=_k, stem="cifar", stem_width=2 * _k),
+            _CIFAR,
+        )
     )
+
+FACTORIES = register_family(_VARIANTS, family="densenet", builder=build_densenet, defaults=DENSENET_DEFAULTS)

@@ -22,8 +22,7 @@ def _standardize_data_format(data_format):
     data_format = data_format or keras.config.image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(
-            "`data_format` must be 'channels_last' or 'channels_first'. "
-            f"Received: data_format={data_format!r}"
+            f"`data_format` must be 'channels_last' or 'channels_first'. Received: data_format={data_format!r}"
         )
     return data_format
 
@@ -52,9 +51,7 @@ class ImagePreprocessing(keras.layers.Layer):
     def __init__(self, mode, data_format=None, **kwargs):
         super().__init__(**kwargs)
         if mode not in PREPROCESSING_MODES:
-            raise ValueError(
-                f"`mode` must be one of {PREPROCESSING_MODES}. Received: mode={mode!r}"
-            )
+            raise ValueError(f"`mode` must be one of {PREPROCESSING_MODES}. Received: mode={mode!r}")
         self.mode = mode
         self.data_format = _standardize_data_format(data_format)
 
@@ -112,9 +109,7 @@ class ZeroPadShortcut(keras.layers.Layer):
     def build(self, input_shape):
         channels = input_shape[_channel_axis(self.data_format)]
         if channels > self.filters:
-            raise ValueError(
-                f"ZeroPadShortcut cannot reduce channels: input has {channels}, filters={self.filters}."
-            )
+            raise ValueError(f"ZeroPadShortcut cannot reduce channels: input has {channels}, filters={self.filters}.")
         self.built = True
 
     def call(self, inputs):
@@ -252,12 +247,9 @@ class ConcatBatchNormReLU(keras.layers.Layer):
             moments = [ops.moments(ops.cast(f, "float32"), axes=axes) for f in features]
             mean = ops.concatenate([m for m, _ in moments], axis=0)
             variance = ops.concatenate([v for _, v in moments], axis=0)
-            self.moving_mean.assign(
-                self.moving_mean * self.momentum + ops.stop_gradient(mean) * (1.0 - self.momentum)
-            )
+            self.moving_mean.assign(self.moving_mean * self.momentum + ops.stop_gradient(mean) * (1.0 - self.momentum))
             self.moving_variance.assign(
-                self.moving_variance * self.momentum
-                + ops.stop_gradient(variance) * (1.0 - self.momentum)
+                self.moving_variance * self.momentum + ops.stop_gradient(variance) * (1.0 - self.momentum)
             )
         else:
             mean = ops.cast(self.moving_mean, "float32")

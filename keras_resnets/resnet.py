@@ -29,15 +29,13 @@ References:
 
 import dataclasses
 
-import keras
 from keras import layers
 
 from keras_resnets import _common
-from keras_resnets._common import Body, ImageNetWeights, channel_axis
-from keras_resnets._registry import ModelSpec, create_model, make_factory, register
+from keras_resnets._common import Body, channel_axis
+from keras_resnets._registry import create_model, register_family
 from keras_resnets.layers import StochasticDepth, ZeroPadShortcut
 
-_KERAS_RESNET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 # File hashes as published in keras.applications (keras/src/applications/resnet.py).
 _KERAS_HASHES = {
     "resnet50": ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
@@ -50,14 +48,7 @@ _KERAS_HASHES = {
 
 
 def keras_applications_weights(key):
-    top, notop = _KERAS_HASHES[key]
-    return ImageNetWeights(
-        base_url=_KERAS_RESNET_URL,
-        file_top=f"{key}_weights_tf_dim_ordering_tf_kernels.h5",
-        hash_top=top,
-        file_notop=f"{key}_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        hash_notop=notop,
-    )
+    return _common.keras_applications_weights("resnet", key, _KERAS_HASHES[key])
 
 
 BLOCK_TYPES = ("basic", "bottleneck", "preact_basic", "preact_bottleneck")
@@ -248,8 +239,21 @@ def apply_stem(x, stem, width, cfg, preact):
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 
-def _validate(block_type, stage_depths, stage_widths, stage_strides, stem, stem_width, stride_on,
-              groups, width_per_group, shortcut, drop_path_rate, bn_epsilon, bn_momentum):
+def _validate(
+    block_type,
+    stage_depths,
+    stage_widths,
+    stage_strides,
+    stem,
+    stem_width,
+    stride_on,
+    groups,
+    width_per_group,
+    shortcut,
+    drop_path_rate,
+    bn_epsilon,
+    bn_momentum,
+):
     _common.check_choice("block_type", block_type, BLOCK_TYPES)
     _common.check_int_sequence("stage_depths", stage_depths)
     _common.check_int_sequence("stage_widths", stage_widths, length=len(stage_depths))
@@ -266,11 +270,12 @@ def _validate(block_type, stage_depths, stage_widths, stage_strides, stem, stem_
     if not 0 <= bn_momentum < 1:
         raise ValueError(f"`bn_momentum` must be in [0, 1). Received: bn_momentum={bn_momentum!r}")
     if groups > 1 and block_type in ("basic", "preact_basic"):
-        raise ValueError(f"`groups` > 1 needs a bottleneck block. Received: groups={groups}, "
-                         f"block_type={block_type!r}")
+        raise ValueError(f"`groups` > 1 needs a bottleneck block. Received: groups={groups}, block_type={block_type!r}")
     if shortcut == "none" and drop_path_rate > 0:
-        raise ValueError("`drop_path_rate` needs residual shortcuts; a plain network "
-                         f"(shortcut='none') has none. Received: drop_path_rate={drop_path_rate}")
+        raise ValueError(
+            "`drop_path_rate` needs residual shortcuts; a plain network "
+            f"(shortcut='none') has none. Received: drop_path_rate={drop_path_rate}"
+        )
 
 
 def build_resnet(
@@ -294,10 +299,24 @@ def build_resnet(
     **common,
 ):
     """Builds any ResNet / ResNeXt / plain / pre-activation variant (see the module docstring)."""
-    _validate(block_type, stage_depths, stage_widths, stage_strides, stem, stem_width, stride_on,
-              groups, width_per_group, shortcut, drop_path_rate, bn_epsilon, bn_momentum)
-    cfg = _Conv(bool(use_bias), bn_epsilon, bn_momentum, stride_on, groups, width_per_group, shortcut,
-                bool(zero_init_last_bn))
+    _validate(
+        block_type,
+        stage_depths,
+        stage_widths,
+        stage_strides,
+        stem,
+        stem_width,
+        stride_on,
+        groups,
+        width_per_group,
+        shortcut,
+        drop_path_rate,
+        bn_epsilon,
+        bn_momentum,
+    )
+    cfg = _Conv(
+        bool(use_bias), bn_epsilon, bn_momentum, stride_on, groups, width_per_group, shortcut, bool(zero_init_last_bn)
+    )
     preact = block_type.startswith("preact")
     block_fn = BLOCKS[block_type]
     total = sum(stage_depths)
@@ -316,40 +335,26 @@ def build_resnet(
             features[f"stage{s + 1}"] = x
         return Body(x, features)
 
-    return _common.build_classifier(
-        body,
-        default_size=spec.default_size,
-        min_size=spec.min_size,
-        preprocessing=spec.preprocessing,
-        imagenet_weights=spec.imagenet_weights,
-        **common,
-    )
+    return _common.build_classifier(body, spec=spec, **common)
 
 
-def resnet_config(**overrides):
-    """The full architecture config: torchvision-style ImageNet ResNet defaults, then `overrides`."""
-    config = dict(
-        block_type="bottleneck",
-        stage_depths=(3, 4, 6, 3),
-        stage_widths=(64, 128, 256, 512),
-        stage_strides=(1, 2, 2, 2),
-        stem="imagenet",
-        stem_width=64,
-        stride_on="3x3",
-        use_bias=False,
-        groups=1,
-        width_per_group=64,
-        shortcut="projection",
-        drop_path_rate=0.0,
-        zero_init_last_bn=False,
-        bn_epsilon=1e-5,
-        bn_momentum=0.99,
-    )
-    unknown = set(overrides) - set(config)
-    if unknown:
-        raise KeyError(f"Unknown resnet config keys: {sorted(unknown)}")
-    config.update(overrides)
-    return config
+RESNET_DEFAULTS = dict(
+    block_type="bottleneck",
+    stage_depths=(3, 4, 6, 3),
+    stage_widths=(64, 128, 256, 512),
+    stage_strides=(1, 2, 2, 2),
+    stem="imagenet",
+    stem_width=64,
+    stride_on="3x3",
+    use_bias=False,
+    groups=1,
+    width_per_group=64,
+    shortcut="projection",
+    drop_path_rate=0.0,
+    zero_init_last_bn=False,
+    bn_epsilon=1e-5,
+    bn_momentum=0.99,
+)
 
 
 # Variants: (registry name, factory, title, config overrides, spec extras).
@@ -359,8 +364,7 @@ _XIE2016 = "https://arxiv.org/abs/1611.05431"
 _KERAS_V1 = dict(stride_on="1x1", use_bias=True, bn_epsilon=1.001e-5)
 _IMAGENET = dict(default_size=224, min_size=32, default_classes=1000)
 _CIFAR = dict(default_size=32, min_size=8, default_classes=10)
-_CIFAR_BASIC = dict(block_type="basic", stage_widths=(16, 32, 64), stage_strides=(1, 2, 2), stem="cifar",
-                    stem_width=16)
+_CIFAR_BASIC = dict(block_type="basic", stage_widths=(16, 32, 64), stage_strides=(1, 2, 2), stem="cifar", stem_width=16)
 
 
 def _cifar_depths(depth, per_block):
@@ -368,76 +372,166 @@ def _cifar_depths(depth, per_block):
 
 
 _VARIANTS = [
-    ("resnet18", "ResNet18", "ResNet-18 (torchvision definition)",
-     dict(block_type="basic", stage_depths=(2, 2, 2, 2)), dict(_IMAGENET, preprocessing="torch", paper=_HE2015)),
-    ("resnet34", "ResNet34", "ResNet-34 (torchvision definition)",
-     dict(block_type="basic", stage_depths=(3, 4, 6, 3)), dict(_IMAGENET, preprocessing="torch", paper=_HE2015)),
-    ("resnet50", "ResNet50", "ResNet-50, identical to keras.applications.ResNet50",
-     dict(_KERAS_V1, stage_depths=(3, 4, 6, 3)),
-     dict(_IMAGENET, preprocessing="caffe", paper=_HE2015, imagenet_weights=keras_applications_weights("resnet50"))),
-    ("resnet101", "ResNet101", "ResNet-101, identical to keras.applications.ResNet101",
-     dict(_KERAS_V1, stage_depths=(3, 4, 23, 3)),
-     dict(_IMAGENET, preprocessing="caffe", paper=_HE2015, imagenet_weights=keras_applications_weights("resnet101"))),
-    ("resnet152", "ResNet152", "ResNet-152, identical to keras.applications.ResNet152",
-     dict(_KERAS_V1, stage_depths=(3, 8, 36, 3)),
-     dict(_IMAGENET, preprocessing="caffe", paper=_HE2015, imagenet_weights=keras_applications_weights("resnet152"))),
-    ("resnet200", "ResNet200", "ResNet-200 (torchvision / timm definition)",
-     dict(stage_depths=(3, 24, 36, 3)), dict(_IMAGENET, preprocessing="torch", paper=_HE2016)),
-    ("resnet50_v1_5", "ResNet50V1_5", "ResNet-50 v1.5 (torchvision definition: stride on the 3x3, no conv bias)",
-     dict(stage_depths=(3, 4, 6, 3)), dict(_IMAGENET, preprocessing="torch", paper=_HE2015)),
-    ("resnet101_v1_5", "ResNet101V1_5", "ResNet-101 v1.5 (torchvision definition)",
-     dict(stage_depths=(3, 4, 23, 3)), dict(_IMAGENET, preprocessing="torch", paper=_HE2015)),
-    ("resnet152_v1_5", "ResNet152V1_5", "ResNet-152 v1.5 (torchvision definition)",
-     dict(stage_depths=(3, 8, 36, 3)), dict(_IMAGENET, preprocessing="torch", paper=_HE2015)),
-    ("resnet50d", "ResNet50D", "ResNet-50-D (deep stem, average-pool shortcuts; timm `resnet50d`)",
-     dict(stage_depths=(3, 4, 6, 3), stem="deep", shortcut="avgpool"),
-     dict(_IMAGENET, preprocessing="torch", paper="https://arxiv.org/abs/1812.01187")),
-    ("resnext50_32x4d", "ResNeXt50_32x4d", "ResNeXt-50 32x4d (torchvision definition)",
-     dict(stage_depths=(3, 4, 6, 3), groups=32, width_per_group=4), dict(_IMAGENET, preprocessing="torch", paper=_XIE2016)),
-    ("resnext101_32x4d", "ResNeXt101_32x4d", "ResNeXt-101 32x4d (torchvision / timm definition)",
-     dict(stage_depths=(3, 4, 23, 3), groups=32, width_per_group=4), dict(_IMAGENET, preprocessing="torch", paper=_XIE2016)),
-    ("resnext101_32x8d", "ResNeXt101_32x8d", "ResNeXt-101 32x8d (torchvision definition)",
-     dict(stage_depths=(3, 4, 23, 3), groups=32, width_per_group=8), dict(_IMAGENET, preprocessing="torch", paper=_XIE2016)),
-    ("resnext101_64x4d", "ResNeXt101_64x4d", "ResNeXt-101 64x4d (torchvision definition)",
-     dict(stage_depths=(3, 4, 23, 3), groups=64, width_per_group=4), dict(_IMAGENET, preprocessing="torch", paper=_XIE2016)),
+    (
+        "resnet18",
+        "ResNet18",
+        "ResNet-18 (torchvision definition)",
+        dict(block_type="basic", stage_depths=(2, 2, 2, 2)),
+        dict(_IMAGENET, preprocessing="torch", paper=_HE2015),
+    ),
+    (
+        "resnet34",
+        "ResNet34",
+        "ResNet-34 (torchvision definition)",
+        dict(block_type="basic", stage_depths=(3, 4, 6, 3)),
+        dict(_IMAGENET, preprocessing="torch", paper=_HE2015),
+    ),
+    (
+        "resnet50",
+        "ResNet50",
+        "ResNet-50, identical to keras.applications.ResNet50",
+        dict(_KERAS_V1, stage_depths=(3, 4, 6, 3)),
+        dict(_IMAGENET, preprocessing="caffe", paper=_HE2015, imagenet_weights=keras_applications_weights("resnet50")),
+    ),
+    (
+        "resnet101",
+        "ResNet101",
+        "ResNet-101, identical to keras.applications.ResNet101",
+        dict(_KERAS_V1, stage_depths=(3, 4, 23, 3)),
+        dict(_IMAGENET, preprocessing="caffe", paper=_HE2015, imagenet_weights=keras_applications_weights("resnet101")),
+    ),
+    (
+        "resnet152",
+        "ResNet152",
+        "ResNet-152, identical to keras.applications.ResNet152",
+        dict(_KERAS_V1, stage_depths=(3, 8, 36, 3)),
+        dict(_IMAGENET, preprocessing="caffe", paper=_HE2015, imagenet_weights=keras_applications_weights("resnet152")),
+    ),
+    (
+        "resnet200",
+        "ResNet200",
+        "ResNet-200 (torchvision / timm definition)",
+        dict(stage_depths=(3, 24, 36, 3)),
+        dict(_IMAGENET, preprocessing="torch", paper=_HE2016),
+    ),
+    (
+        "resnet50_v1_5",
+        "ResNet50V1_5",
+        "ResNet-50 v1.5 (torchvision definition: stride on the 3x3, no conv bias)",
+        dict(stage_depths=(3, 4, 6, 3)),
+        dict(_IMAGENET, preprocessing="torch", paper=_HE2015),
+    ),
+    (
+        "resnet101_v1_5",
+        "ResNet101V1_5",
+        "ResNet-101 v1.5 (torchvision definition)",
+        dict(stage_depths=(3, 4, 23, 3)),
+        dict(_IMAGENET, preprocessing="torch", paper=_HE2015),
+    ),
+    (
+        "resnet152_v1_5",
+        "ResNet152V1_5",
+        "ResNet-152 v1.5 (torchvision definition)",
+        dict(stage_depths=(3, 8, 36, 3)),
+        dict(_IMAGENET, preprocessing="torch", paper=_HE2015),
+    ),
+    (
+        "resnet50d",
+        "ResNet50D",
+        "ResNet-50-D (deep stem, average-pool shortcuts; timm `resnet50d`)",
+        dict(stage_depths=(3, 4, 6, 3), stem="deep", shortcut="avgpool"),
+        dict(_IMAGENET, preprocessing="torch", paper="https://arxiv.org/abs/1812.01187"),
+    ),
+    (
+        "resnext50_32x4d",
+        "ResNeXt50_32x4d",
+        "ResNeXt-50 32x4d (torchvision definition)",
+        dict(stage_depths=(3, 4, 6, 3), groups=32, width_per_group=4),
+        dict(_IMAGENET, preprocessing="torch", paper=_XIE2016),
+    ),
+    (
+        "resnext101_32x4d",
+        "ResNeXt101_32x4d",
+        "ResNeXt-101 32x4d (torchvision / timm definition)",
+        dict(stage_depths=(3, 4, 23, 3), groups=32, width_per_group=4),
+        dict(_IMAGENET, preprocessing="torch", paper=_XIE2016),
+    ),
+    (
+        "resnext101_32x8d",
+        "ResNeXt101_32x8d",
+        "ResNeXt-101 32x8d (torchvision definition)",
+        dict(stage_depths=(3, 4, 23, 3), groups=32, width_per_group=8),
+        dict(_IMAGENET, preprocessing="torch", paper=_XIE2016),
+    ),
+    (
+        "resnext101_64x4d",
+        "ResNeXt101_64x4d",
+        "ResNeXt-101 64x4d (torchvision definition)",
+        dict(stage_depths=(3, 4, 23, 3), groups=64, width_per_group=4),
+        dict(_IMAGENET, preprocessing="torch", paper=_XIE2016),
+    ),
 ]
 for _depth in (20, 32, 44, 56, 110, 1202):
-    _VARIANTS.append((
-        f"resnet{_depth}", f"ResNet{_depth}",
-        f"CIFAR ResNet-{_depth} (6n+2, option A zero-padded identity shortcuts)",
-        dict(_CIFAR_BASIC, stage_depths=(_cifar_depths(_depth, 2),) * 3, shortcut="zero_pad"),
-        dict(_CIFAR, preprocessing="tf", paper=_HE2015),
-    ))
-for _depth in (20, 32, 44, 56, 110):
-    _VARIANTS.append((
-        f"plain{_depth}", f"Plain{_depth}", f"CIFAR plain-{_depth} (ResNet-{_depth} without shortcuts)",
-        dict(_CIFAR_BASIC, stage_depths=(_cifar_depths(_depth, 2),) * 3, shortcut="none"),
-        dict(_CIFAR, preprocessing="tf", paper=_HE2015),
-    ))
-for _depth in (164, 1001):
-    _VARIANTS.append((
-        f"preact_resnet{_depth}", f"PreActResNet{_depth}",
-        f"CIFAR pre-activation ResNet-{_depth} (bottleneck, 9n+2)",
-        dict(_CIFAR_BASIC, block_type="preact_bottleneck", stage_depths=(_cifar_depths(_depth, 3),) * 3,
-             stride_on="1x1"),
-        dict(_CIFAR, preprocessing="tf", paper=_HE2016),
-    ))
-for _groups in (8, 16):
-    _VARIANTS.append((
-        f"resnext29_{_groups}x64d", f"ResNeXt29_{_groups}x64d", f"CIFAR ResNeXt-29 {_groups}x64d",
-        dict(stage_depths=(3, 3, 3), stage_widths=(64, 128, 256), stage_strides=(1, 2, 2), stem="cifar",
-             groups=_groups, width_per_group=64),
-        dict(_CIFAR, preprocessing="tf", paper=_XIE2016),
-    ))
-
-FACTORIES = {}
-for _name, _factory, _title, _overrides, _extras in _VARIANTS:
-    _family = "resnext" if "resnext" in _name else ("cifar_resnet" if _extras["default_size"] == 32 else "resnet")
-    register(ModelSpec(name=_name, factory=_factory, family=_family, builder=build_resnet,
-                       config=resnet_config(**_overrides), **_extras))
-    FACTORIES[_factory] = make_factory(
-        _name, _title, weights_default="imagenet" if _extras.get("imagenet_weights") else None
+    _VARIANTS.append(
+        (
+            f"resnet{_depth}",
+            f"ResNet{_depth}",
+            f"CIFAR ResNet-{_depth} (6n+2, option A zero-padded identity shortcuts)",
+            dict(_CIFAR_BASIC, stage_depths=(_cifar_depths(_depth, 2),) * 3, shortcut="zero_pad"),
+            dict(_CIFAR, preprocessing="tf", paper=_HE2015),
+        )
     )
+for _depth in (20, 32, 44, 56, 110):
+    _VARIANTS.append(
+        (
+            f"plain{_depth}",
+            f"Plain{_depth}",
+            f"CIFAR plain-{_depth} (ResNet-{_depth} without shortcuts)",
+            dict(_CIFAR_BASIC, stage_depths=(_cifar_depths(_depth, 2),) * 3, shortcut="none"),
+            dict(_CIFAR, preprocessing="tf", paper=_HE2015),
+        )
+    )
+for _depth in (164, 1001):
+    _VARIANTS.append(
+        (
+            f"preact_resnet{_depth}",
+            f"PreActResNet{_depth}",
+            f"CIFAR pre-activation ResNet-{_depth} (bottleneck, 9n+2)",
+            dict(
+                _CIFAR_BASIC,
+                block_type="preact_bottleneck",
+                stage_depths=(_cifar_depths(_depth, 3),) * 3,
+                stride_on="1x1",
+            ),
+            dict(_CIFAR, preprocessing="tf", paper=_HE2016),
+        )
+    )
+for _groups in (8, 16):
+    _VARIANTS.append(
+        (
+            f"resnext29_{_groups}x64d",
+            f"ResNeXt29_{_groups}x64d",
+            f"CIFAR ResNeXt-29 {_groups}x64d",
+            dict(
+                stage_depths=(3, 3, 3),
+                stage_widths=(64, 128, 256),
+                stage_strides=(1, 2, 2),
+                stem="cifar",
+                groups=_groups,
+                width_per_group=64,
+            ),
+            dict(_CIFAR, preprocessing="tf", paper=_XIE2016),
+        )
+    )
+
+FACTORIES = register_family(
+    _VARIANTS,
+    family=lambda name, fields: (
+        "resnext" if "resnext" in name else ("cifar_resnet" if fields["default_size"] == 32 else "resnet")
+    ),
+    builder=build_resnet,
+    defaults=RESNET_DEFAULTS,
+)
 
 
 _CIFAR_BASES = {
@@ -467,7 +561,12 @@ def CIFARResNet(depth, *, block_type="basic", shortcut="zero_pad", **kwargs):
     """
     _common.check_choice("block_type", block_type, BLOCK_TYPES)
     base, per_block = _CIFAR_BASES[block_type]
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < per_block * 3 + 2 or (depth - 2) % (3 * per_block):
+    if (
+        isinstance(depth, bool)
+        or not isinstance(depth, int)
+        or depth < per_block * 3 + 2
+        or (depth - 2) % (3 * per_block)
+    ):
         form = "6n+2" if per_block == 2 else "9n+2"
         raise ValueError(
             f"`depth` must be {form} (n >= 1) for block_type={block_type!r}, e.g. "

@@ -13,7 +13,7 @@ from keras import layers
 
 from keras_resnets import _common
 from keras_resnets._common import Body, channel_axis
-from keras_resnets._registry import ModelSpec, make_factory, register
+from keras_resnets._registry import register_family
 from keras_resnets.layers import StochasticDepth
 from keras_resnets.resnet import keras_applications_weights
 
@@ -79,44 +79,35 @@ def build_resnet_v2(*, spec, stage_depths, stage_widths, stage_strides, drop_pat
         features[f"stage{len(stage_depths)}"] = x
         return Body(x, features)
 
-    return _common.build_classifier(
-        body,
-        default_size=spec.default_size,
-        min_size=spec.min_size,
-        preprocessing=spec.preprocessing,
-        imagenet_weights=spec.imagenet_weights,
-        **common,
+    return _common.build_classifier(body, spec=spec, **common)
+
+
+RESNET_V2_DEFAULTS = dict(
+    stage_depths=(3, 4, 6, 3),
+    stage_widths=(64, 128, 256, 512),
+    stage_strides=(2, 2, 2, 1),
+    drop_path_rate=0.0,
+    bn_momentum=0.99,
+)
+_IMAGENET = dict(
+    default_size=224, min_size=32, default_classes=1000, preprocessing="tf", paper="https://arxiv.org/abs/1603.05027"
+)
+_VARIANTS = [
+    (
+        name,
+        factory,
+        f"{factory[:-2]} v2, identical to keras.applications.{factory}",
+        dict(stage_depths=depths),
+        dict(
+            _IMAGENET,
+            imagenet_weights=keras_applications_weights(name.replace("_", "")),
+            default_name=name.replace("_", ""),
+        ),
+    )  # keras.applications names them "resnet50v2", ...
+    for name, factory, depths in (
+        ("resnet50_v2", "ResNet50V2", (3, 4, 6, 3)),
+        ("resnet101_v2", "ResNet101V2", (3, 4, 23, 3)),
+        ("resnet152_v2", "ResNet152V2", (3, 8, 36, 3)),
     )
-
-
-def resnet_v2_config(**overrides):
-    config = dict(
-        stage_depths=(3, 4, 6, 3),
-        stage_widths=(64, 128, 256, 512),
-        stage_strides=(2, 2, 2, 1),
-        drop_path_rate=0.0,
-        bn_momentum=0.99,
-    )
-    unknown = set(overrides) - set(config)
-    if unknown:
-        raise KeyError(f"Unknown resnet_v2 config keys: {sorted(unknown)}")
-    config.update(overrides)
-    return config
-
-
-FACTORIES = {}
-for _name, _factory, _depths in (
-    ("resnet50_v2", "ResNet50V2", (3, 4, 6, 3)),
-    ("resnet101_v2", "ResNet101V2", (3, 4, 23, 3)),
-    ("resnet152_v2", "ResNet152V2", (3, 8, 36, 3)),
-):
-    register(ModelSpec(
-        name=_name, factory=_factory, family="resnet_v2", builder=build_resnet_v2,
-        config=resnet_v2_config(stage_depths=_depths), default_size=224, min_size=32, preprocessing="tf",
-        default_classes=1000, paper="https://arxiv.org/abs/1603.05027",
-        imagenet_weights=keras_applications_weights(_name.replace("_", "")),
-    ))
-    FACTORIES[_factory] = make_factory(
-        _name, f"{_factory[:-2]} v2, identical to keras.applications.{_factory}", weights_default="imagenet",
-        default_name=_name.replace("_", ""),  # keras.applications names them "resnet50v2", ...
-    )
+]
+FACTORIES = register_family(_VARIANTS, family="resnet_v2", builder=build_resnet_v2, defaults=RESNET_V2_DEFAULTS)

@@ -14,7 +14,9 @@ import keras_resnets  # noqa: E402
 
 
 def main():
-    print("| registry name | factory | family | input | preprocessing | params (total) | trainable | ImageNet weights |")
+    print(
+        "| registry name | factory | family | input | preprocessing | params (total) | trainable | ImageNet weights |"
+    )
     print("|---|---|---|---|---|---:|---:|---|")
     for name in keras_resnets.list_models():
         spec = keras_resnets.get_model_spec(name)
@@ -25,7 +27,9 @@ def main():
         keras.utils.clear_session()
         size = f"{spec.default_size} (min {spec.min_size})"
         weights = "keras.applications" if spec.imagenet_weights else ""
-        print(f"| `{name}` | `{spec.factory}` | {spec.family} | {size} | {spec.preprocessing} | {total:,} | {trainable:,} | {weights} |")
+        print(
+            f"| `{name}` | `{spec.factory}` | {spec.family} | {size} | {spec.preprocessing} | {total:,} | {trainable:,} | {weights} |"
+        )
 
 
 if __name__ == "__main__":

@@ -42,9 +42,9 @@ def _trainable(model):
 
 def _depth(model):
     convs = [
-        layer for layer in model.layers
-        if isinstance(layer, keras.layers.Conv2D) and "_mask_" not in layer.name
-        and not layer.name.endswith("_0_conv")
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D) and "_mask_" not in layer.name and not layer.name.endswith("_0_conv")
     ]
     return len(convs) + sum(isinstance(layer, keras.layers.Dense) for layer in model.layers)
 
@@ -52,7 +52,11 @@ def _depth(model):
 def test_registered_variants():
     assert keras_resnets.list_models(family="attention") == sorted(EXPECTED_COUNTS)
     assert set(attention.FACTORIES) == {
-        "Attention56", "Attention92", "Attention92CIFAR", "Attention236CIFAR", "Attention452CIFAR"
+        "Attention56",
+        "Attention92",
+        "Attention92CIFAR",
+        "Attention236CIFAR",
+        "Attention452CIFAR",
     }
 
 
@@ -77,13 +81,27 @@ def test_factory_builds_attention56_names():
     assert model.output.shape == (None, 7)
     names = {layer.name for layer in model.layers}
     for expected in (
-        "conv1_conv", "pool1_pool", "conv2_block1_preact_bn", "conv3_block1_0_conv", "conv3_block1_2_pad",
-        "conv2_attention1_pre_block1_out", "conv2_attention1_trunk_block1_1_conv",
-        "conv2_attention1_trunk_block2_out", "conv2_attention1_mask_down1_pool",
-        "conv2_attention1_mask_down3_block2_out", "conv2_attention1_mask_skip2_block1_out",
-        "conv2_attention1_mask_up1_resize", "conv2_attention1_mask_resize", "conv2_attention1_mask_sigmoid",
-        "conv2_attention1_apply", "conv2_attention1_fusion", "conv2_attention1_post_block1_out",
-        "conv4_attention1_mask_down1_block2_out", "conv5_block3_out", "post_relu", "predictions",
+        "conv1_conv",
+        "pool1_pool",
+        "conv2_block1_preact_bn",
+        "conv3_block1_0_conv",
+        "conv3_block1_2_pad",
+        "conv2_attention1_pre_block1_out",
+        "conv2_attention1_trunk_block1_1_conv",
+        "conv2_attention1_trunk_block2_out",
+        "conv2_attention1_mask_down1_pool",
+        "conv2_attention1_mask_down3_block2_out",
+        "conv2_attention1_mask_skip2_block1_out",
+        "conv2_attention1_mask_up1_resize",
+        "conv2_attention1_mask_resize",
+        "conv2_attention1_mask_sigmoid",
+        "conv2_attention1_apply",
+        "conv2_attention1_fusion",
+        "conv2_attention1_post_block1_out",
+        "conv4_attention1_mask_down1_block2_out",
+        "conv5_block3_out",
+        "post_relu",
+        "predictions",
     ):
         assert expected in names, expected
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
@@ -147,8 +165,11 @@ def test_masks_odd_size_dynamic():
     assert set(model.output) == {"predictions", "mask_stage1_module1", "mask_stage2_module1", "mask_stage3_module1"}
     out = model(np.random.default_rng(2).normal(size=(2, 37, 45, 3)).astype("float32"))
     assert tuple(out["predictions"].shape) == (2, 10, 12, 32)
-    expected = {"mask_stage1_module1": (2, 37, 45, 8), "mask_stage2_module1": (2, 19, 23, 16),
-                "mask_stage3_module1": (2, 10, 12, 32)}
+    expected = {
+        "mask_stage1_module1": (2, 37, 45, 8),
+        "mask_stage2_module1": (2, 19, 23, 16),
+        "mask_stage3_module1": (2, 10, 12, 32),
+    }
     for key, shape in expected.items():
         mask = keras.ops.convert_to_numpy(out[key])
         assert mask.shape == shape, key
@@ -158,8 +179,12 @@ def test_masks_odd_size_dynamic():
 def test_features_only():
     model = keras_resnets.create_model("attention56", features_only=True, input_shape=(64, 64, 3), **TINY_IMAGENET)
     shapes = {key: tuple(value.shape) for key, value in model.output.items()}
-    assert shapes == {"stage1": (None, 16, 16, 8), "stage2": (None, 8, 8, 16), "stage3": (None, 4, 4, 32),
-                      "stage4": (None, 2, 2, 64)}
+    assert shapes == {
+        "stage1": (None, 16, 16, 8),
+        "stage2": (None, 8, 8, 16),
+        "stage3": (None, 4, 4, 32),
+        "stage4": (None, 2, 2, 64),
+    }
 
 
 def test_gradients_reach_every_weight():

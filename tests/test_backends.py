@@ -1,4 +1,7 @@
-"""The tiny variants on the JAX backend (a subprocess: the backend is fixed when Keras is imported)."""
+"""The tiny variants on the JAX and PyTorch backends (subprocesses: Keras fixes its backend at import).
+
+JAX is a test dependency (CI runs it); PyTorch runs when installed (`pip install torch`), else skips.
+"""
 
 import importlib.util
 import os
@@ -8,23 +11,27 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 from tests.tiny_models import TINY
 
+ROOT = Path(__file__).resolve().parents[1]
 LABELS = sorted(TINY)
-CHUNKS = [LABELS[i::3] for i in range(3)]  # three subprocesses, so pytest-xdist can spread them
+CHUNKS = [LABELS[i::3] for i in range(3)]  # three subprocesses per backend, so pytest-xdist spreads them
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install -e '.[jax]')")
 @pytest.mark.parametrize("labels", CHUNKS, ids=[f"chunk{i}" for i in range(len(CHUNKS))])
-def test_every_family_builds_trains_and_reloads_on_jax(labels):
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_every_family_builds_trains_and_reloads(backend, labels):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
     result = subprocess.run(
         [sys.executable, "-m", "tests.backend_check", *labels],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for label in labels:
-        assert f'"model": "{label}"' in result.stdout
+        assert f'"backend": "{backend}", "model": "{label}"' in result.stdout

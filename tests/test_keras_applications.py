@@ -35,8 +35,14 @@ def test_identical_to_keras_applications(factory, reference):
     assert [w.shape for w in ours.weights] == [w.shape for w in theirs.weights]
     assert [w.path for w in ours.weights] == [w.path for w in theirs.weights]
     rng = np.random.default_rng(0)
-    theirs.set_weights([rng.normal(0, 0.05, w.shape).astype("float32") if "variance" not in w.path
-                        else rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in theirs.weights])
+    theirs.set_weights(
+        [
+            rng.normal(0, 0.05, w.shape).astype("float32")
+            if "variance" not in w.path
+            else rng.uniform(0.5, 1.5, w.shape).astype("float32")
+            for w in theirs.weights
+        ]
+    )
     ours.set_weights(theirs.get_weights())
     x = rng.uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     assert np.abs(np.asarray(ours(x)) - np.asarray(theirs(x))).max() <= 1e-5

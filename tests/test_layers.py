@@ -73,11 +73,14 @@ def test_memory_efficient_densenet_matches_plain_outputs_gradients_and_statistic
     kwargs = dict(block_depths=(2, 3, 2, 2), growth_rate=4, stem_width=8, input_shape=(32, 32, 3), classes=5)
     plain = keras_resnets.create_model("densenet121", **kwargs)
     efficient = keras_resnets.create_model("densenet121", memory_efficient=True, **kwargs)
-    plain.set_weights([
-        rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.path
-        else rng.normal(0, 0.1, w.shape).astype("float32")
-        for w in plain.weights
-    ])
+    plain.set_weights(
+        [
+            rng.uniform(0.5, 1.5, w.shape).astype("float32")
+            if "variance" in w.path
+            else rng.normal(0, 0.1, w.shape).astype("float32")
+            for w in plain.weights
+        ]
+    )
     efficient.set_weights(plain.get_weights())
     x = rng.random((4, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(efficient(x), plain(x), atol=1e-6)

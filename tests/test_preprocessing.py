@@ -25,8 +25,14 @@ def test_layer_takes_uint8_pixels(rng):
 
 @pytest.mark.parametrize(
     "name,mode",
-    [("resnet50", "caffe"), ("resnet50_v2", "tf"), ("densenet121", "torch"), ("resnet18", "torch"),
-     ("resnet20", "tf"), ("attention56", "torch")],
+    [
+        ("resnet50", "caffe"),
+        ("resnet50_v2", "tf"),
+        ("densenet121", "torch"),
+        ("resnet18", "torch"),
+        ("resnet20", "tf"),
+        ("attention56", "torch"),
+    ],
 )
 def test_each_variant_documents_its_mode(name, mode):
     assert keras_resnets.preprocessing_mode(name) == mode

@@ -3,7 +3,6 @@
 import inspect
 
 import keras
-import numpy as np
 import pytest
 
 import keras_resnets
@@ -37,7 +36,11 @@ def test_non_pretrained_factories_default_to_random_weights():
 
 def test_list_models_filters():
     assert keras_resnets.list_models("resnext*") == [
-        "resnext101_32x4d", "resnext101_32x8d", "resnext101_64x4d", "resnext29_16x64d", "resnext29_8x64d",
+        "resnext101_32x4d",
+        "resnext101_32x8d",
+        "resnext101_64x4d",
+        "resnext29_16x64d",
+        "resnext29_8x64d",
         "resnext50_32x4d",
     ]
     assert keras_resnets.list_models(family="densenet")[0] == "densenet121"
@@ -64,3 +67,24 @@ def test_input_tensor_and_pooling(rng):
     assert model(rng.random((1, 97, 131, 3)).astype("float32")).shape == (1, 512)
     model = keras_resnets.DenseNetBC100_12(include_top=False, input_shape=(None, None, 3))
     assert model(rng.random((1, 40, 24, 3)).astype("float32")).shape == (1, 10, 6, 342)
+
+
+def test_channels_first_builds_with_the_same_counts():
+    """Symbolic channels_first builds (TensorFlow on a CPU cannot run NCHW convs; JAX and GPUs can)."""
+    counts = {}
+    for data_format in ("channels_last", "channels_first"):
+        keras.config.set_image_data_format(data_format)
+        for name, kwargs in [
+            ("resnet50", {}),
+            ("resnet20", {}),
+            ("resnet50_v2", {}),
+            ("densenet_bc_100_12", {}),
+            ("attention92_cifar", {}),
+            ("resnext29_8x64d", dict(stage_depths=(1, 1, 1))),
+        ]:
+            shape = (3, 64, 64) if data_format == "channels_first" else (64, 64, 3)
+            model = keras_resnets.create_model(name, input_shape=shape, include_preprocessing=True, **kwargs)
+            counts.setdefault(name, []).append(model.count_params())
+            if data_format == "channels_first":
+                assert model.get_layer("preprocessing").data_format == "channels_first"
+    assert all(a == b for a, b in counts.values()), counts

@@ -27,11 +27,14 @@ def _sha256(path):
 
 def _randomize(model, seed=0):
     rng = np.random.default_rng(seed)
-    model.set_weights([
-        rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.path
-        else rng.normal(0, 0.05, w.shape).astype("float32")
-        for w in model.weights
-    ])
+    model.set_weights(
+        [
+            rng.uniform(0.5, 1.5, w.shape).astype("float32")
+            if "variance" in w.path
+            else rng.normal(0, 0.05, w.shape).astype("float32")
+            for w in model.weights
+        ]
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,8 +77,17 @@ def test_imagenet_is_only_for_published_variants():
     with pytest.raises(ValueError, match="No ImageNet weights are published for 'resnet18'"):
         keras_resnets.ResNet18(weights="imagenet")
     assert keras_resnets.list_pretrained() == sorted(
-        ["resnet50", "resnet101", "resnet152", "resnet50_v2", "resnet101_v2", "resnet152_v2",
-         "densenet121", "densenet169", "densenet201"]
+        [
+            "resnet50",
+            "resnet101",
+            "resnet152",
+            "resnet50_v2",
+            "resnet101_v2",
+            "resnet152_v2",
+            "densenet121",
+            "densenet169",
+            "densenet201",
+        ]
     )
 
 
