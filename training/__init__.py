@@ -1,0 +1,1 @@
+"""The keras_resnets training application: `python -m training CONFIG [options]`."""

@@ -1,0 +1,122 @@
+"""Callbacks of a training run: crash backups, throughput and learning-rate logging."""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import keras
+
+
+class CrashBackup(keras.callbacks.Callback):
+    """Writes a resumable backup every `every_steps` optimizer steps and at every epoch end.
+
+    A backup is a directory `step-<global step>/` holding the model and optimizer state
+    (`state.weights.h5`: weights, BN statistics, optimizer slots and step counter) and `state.json`.
+    It is written into a temporary directory and renamed into place, then `latest.json` is replaced
+    atomically (`os.replace`) to point at it, so a crash (even SIGKILL) at any moment leaves the
+    previous complete backup in use. Only the newest `keep` backups are kept.
+
+    Unlike `keras.callbacks.BackupAndRestore` (which replays an interrupted epoch from its start), the
+    optimizer step count is the position: `training.train` resumes the data stream at exactly that step.
+    Place this callback after `TerminateOnNaN(raise_error=True)` so a NaN step raises before it could
+    be backed up (keras#21771).
+    """
+
+    def __init__(self, directory, every_steps, keep=2):
+        super().__init__()
+        self.directory = os.fspath(directory)
+        self.every_steps = int(every_steps)
+        self.keep = keep
+        os.makedirs(self.directory, exist_ok=True)
+
+    # ---- reading -------------------------------------------------------------------------------
+    @staticmethod
+    def latest(directory):
+        """The newest complete backup's state dict (with its `path`), or None."""
+        pointer = os.path.join(os.fspath(directory), "latest.json")
+        if not os.path.exists(pointer):
+            return None
+        with open(pointer) as f:
+            name = json.load(f)["backup"]
+        path = os.path.join(os.fspath(directory), name)
+        with open(os.path.join(path, "state.json")) as f:
+            state = json.load(f)
+        state["path"] = path
+        return state
+
+    @staticmethod
+    def restore(model, state):
+        model.load_weights(os.path.join(state["path"], "state.weights.h5"))
+
+    # ---- writing -------------------------------------------------------------------------------
+    def _step(self):
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def save(self, epoch):
+        step = self._step()
+        name = f"step-{step:09d}"
+        final = os.path.join(self.directory, name)
+        if os.path.exists(final):
+            return
+        tmp = tempfile.mkdtemp(prefix=".tmp-", dir=self.directory)
+        try:
+            self.model.save_weights(os.path.join(tmp, "state.weights.h5"))
+            with open(os.path.join(tmp, "state.json"), "w") as f:
+                json.dump({"global_step": step, "epoch": epoch, "time": time.time()}, f)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        pointer_tmp = os.path.join(self.directory, ".latest.json.tmp")
+        with open(pointer_tmp, "w") as f:
+            json.dump({"backup": name}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(pointer_tmp, os.path.join(self.directory, "latest.json"))
+        backups = sorted(d for d in os.listdir(self.directory) if d.startswith("step-"))
+        for old in backups[: -self.keep]:
+            shutil.rmtree(os.path.join(self.directory, old), ignore_errors=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_steps and self._step() % self.every_steps == 0:
+            self.save(self._epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(epoch + 1)
+
+
+class ThroughputLogger(keras.callbacks.Callback):
+    """Adds `learning_rate` and `images_per_second` to the logs every other callback sees."""
+
+    def __init__(self, global_batch_size):
+        super().__init__()
+        self.global_batch_size = global_batch_size
+
+    def _learning_rate(self):
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._batch_start = self._epoch_start
+        self._steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if logs is not None:
+            logs["learning_rate"] = self._learning_rate()
+            logs["images_per_second"] = self.global_batch_size / max(now - self._batch_start, 1e-9)
+        self._batch_start = now
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Training time only: Keras calls on_epoch_end after the validation pass.
+        if logs is not None:
+            elapsed = self._batch_start - self._epoch_start
+            logs["learning_rate"] = self._learning_rate()
+            logs["images_per_second"] = self._steps * self.global_batch_size / max(elapsed, 1e-9)
+            logs["epoch_seconds"] = elapsed

@@ -1,0 +1,152 @@
+"""Every config key, with its default, and the recipe families shared by several recipe files.
+
+Keys:
+    model.name: registered keras_resnets model name; model.kwargs: overrides passed to create_model.
+    data: see training/data.py (name, data_dir, download, validation_split, ...).
+    augment: see training/data.py (random_crop, horizontal_flip, randaugment, mixup_alpha, ...).
+    epochs, batch_size (global, split across replicas), steps_per_epoch (None = one pass over the data),
+    eval_batch_size (None = batch_size).
+    optimizer: name (sgd | lamb | adamw), learning_rate, momentum, nesterov, weight_decay (decoupled,
+        multiplied by the learning rate as Keras does), no_decay (variable-name substrings exempt from
+        weight decay: BatchNormalization and biases).
+    schedule: name (step | cosine | constant), decay_epochs and decay_factor (step), warmup_epochs,
+        warmup_learning_rate (the rate held during a step-schedule warm-up; the start of a cosine one).
+    loss: name (categorical_crossentropy | binary_crossentropy), label_smoothing, bce_target_threshold
+        (binary targets = mixed targets > threshold, as in "ResNet strikes back").
+    precision: float32 | mixed_float16 | mixed_bfloat16. strategy: see training/distribute.py.
+    sync_batch_norm, jit_compile, steps_per_execution, seed, deterministic (TF op determinism).
+    backup_every_steps: how often the crash backup is written (also at every epoch end).
+    wandb: mode (auto | online | offline | disabled; auto = online when an API key is configured),
+        project, entity, tags.
+    export_dir: where the final model is exported (saved_models/<run name>/).
+    smoke: dotted overrides applied by --smoke.
+"""
+
+from training.config import Config
+
+
+def base_config() -> Config:
+    return Config(
+        model=dict(name="resnet20", kwargs={}),
+        data=dict(name="fashion_mnist", data_dir=None, download=False, validation_split=None),
+        augment=dict(),
+        epochs=1,
+        batch_size=128,
+        steps_per_epoch=None,
+        eval_batch_size=None,
+        optimizer=dict(
+            name="sgd",
+            learning_rate=0.1,
+            momentum=0.9,
+            nesterov=False,
+            weight_decay=1e-4,
+            no_decay=["bias", "gamma", "beta"],
+        ),
+        schedule=dict(name="step", decay_epochs=[], decay_factor=0.1, warmup_epochs=0.0, warmup_learning_rate=0.0),
+        loss=dict(name="categorical_crossentropy", label_smoothing=0.0, bce_target_threshold=None),
+        precision="float32",
+        strategy="auto",
+        sync_batch_norm=False,
+        jit_compile=False,
+        steps_per_execution=1,
+        seed=0,
+        deterministic=False,
+        backup_every_steps=200,
+        wandb=dict(mode="auto", project="keras_resnets", entity=None, tags=[]),
+        export_dir="saved_models",
+        smoke=dict(epochs=1, steps_per_epoch=3, batch_size=16),
+    )
+
+
+def he2015_cifar(model: str, dataset: str = "cifar10") -> Config:
+    """He et al. (2015) Section 4.2: SGD 0.9, wd 1e-4, batch 128, lr 0.1 / 10 at 32k and 48k, stop at 64k
+    iterations, on a 45k/5k train/val split, with 4-pixel pad + random crop + horizontal flip.
+
+    Iterations become epochs at 45,000 / 128 = 351.6 steps per epoch: 32k -> 91, 48k -> 137, 64k -> 182.
+    ResNet-110 warms up at lr 0.01 for about 400 iterations (~1 epoch); 1202 too.
+    """
+    config = base_config()
+    config.model.name = model
+    config.data = Config(name=dataset, data_dir=None, download=False, validation_split=0.1)
+    config.augment = Config(random_crop=4, horizontal_flip=True)
+    config.epochs = 182
+    config.schedule.decay_epochs = [91, 137]
+    if model.endswith(("110", "1202")):
+        config.schedule.warmup_epochs = 1.0
+        config.schedule.warmup_learning_rate = 0.01
+    return config
+
+
+def he2016_preact_cifar(model: str, dataset: str = "cifar10") -> Config:
+    """He et al. (2016): the 2015 recipe for 164 epochs, lr / 10 at 81 and 122 epochs (32k/48k of 64k
+    iterations on the full 50k set at batch 128), warm-up at 0.01 for 400 iterations, no validation split."""
+    config = he2015_cifar(model, dataset)
+    config.data.validation_split = None
+    config.epochs = 164
+    config.schedule.decay_epochs = [81, 122]
+    config.schedule.warmup_epochs = 1.0
+    config.schedule.warmup_learning_rate = 0.01
+    return config
+
+
+def densenet_cifar(model: str, dataset: str = "cifar10") -> Config:
+    """Huang et al. (2016): batch 64, 300 epochs, lr 0.1 / 10 at 50% and 75%, wd 1e-4, Nesterov 0.9,
+    standard augmentation (pad-crop, flip)."""
+    config = he2015_cifar(model, dataset)
+    config.data.validation_split = None
+    config.batch_size = 64
+    config.epochs = 300
+    config.optimizer.nesterov = True
+    config.schedule.decay_epochs = [150, 225]
+    config.schedule.warmup_epochs = 0.0
+    return config
+
+
+def resnext_cifar(model: str, dataset: str = "cifar10") -> Config:
+    """Xie et al. (2016): batch 128, 300 epochs, lr 0.1 / 10 at 150 and 225, wd 5e-4, momentum 0.9."""
+    config = densenet_cifar(model, dataset)
+    config.batch_size = 128
+    config.optimizer.nesterov = False
+    config.optimizer.weight_decay = 5e-4
+    return config
+
+
+def attention_cifar(model: str, dataset: str = "cifar10") -> Config:
+    """Wang et al. (2017), CIFAR: SGD Nesterov 0.9, wd 1e-4, batch 64, lr 0.1 / 10 at 64k and 96k, stop
+    at 160k iterations (on 50k images: 82, 123 and 205 epochs); pad-crop + flip."""
+    config = densenet_cifar(model, dataset)
+    config.epochs = 205
+    config.schedule.decay_epochs = [82, 123]
+    return config
+
+
+def rsb_imagenet(variant: str) -> Config:
+    """ResNet strikes back (Wightman et al. 2021), ResNet-50 procedures A1 / A2 / A3 (REFERENCE.md)."""
+    table = {
+        "a1": dict(epochs=600, lr=5e-3, wd=0.01, mixup=0.2, m=7, mstd=0.5, ra=3, drop_path=0.05, size=224),
+        "a2": dict(epochs=300, lr=5e-3, wd=0.02, mixup=0.1, m=7, mstd=0.0, ra=3, drop_path=0.05, size=224),
+        "a3": dict(epochs=100, lr=8e-3, wd=0.02, mixup=0.1, m=6, mstd=0.0, ra=0, drop_path=0.0, size=160),
+    }[variant]
+    config = base_config()
+    config.model = Config(name="resnet50_v1_5", kwargs=dict(drop_path_rate=table["drop_path"], zero_init_last_bn=True))
+    config.data = Config(name="imagenet2012", data_dir=None, download=False, validation_split=None,
+                         image_size=table["size"], eval_image_size=224, crop_fraction=0.95)
+    config.augment = Config(
+        random_resized_crop=True,
+        horizontal_flip=True,
+        randaugment=dict(magnitude=table["m"], magnitude_std=table["mstd"], num_ops=2),
+        mixup_alpha=table["mixup"],
+        cutmix_alpha=1.0,
+        repeated_augmentation=table["ra"],
+    )
+    config.epochs = table["epochs"]
+    config.batch_size = 2048
+    config.optimizer = Config(name="lamb", learning_rate=table["lr"], momentum=0.0, nesterov=False,
+                              weight_decay=table["wd"], no_decay=["bias", "gamma", "beta"])
+    config.schedule = Config(name="cosine", decay_epochs=[], decay_factor=0.1, warmup_epochs=5.0,
+                             warmup_learning_rate=1e-6)
+    config.loss = Config(name="binary_crossentropy", label_smoothing=0.0, bce_target_threshold=0.2)
+    config.precision = "mixed_bfloat16"
+    config.smoke = Config({"epochs": 1, "steps_per_epoch": 2, "batch_size": 8, "data.name": "synthetic",
+                           "data.image_size": 64, "data.eval_image_size": 64})
+    return config

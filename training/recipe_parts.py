@@ -1,0 +1,100 @@
+"""The optimizer, learning-rate schedule and loss a config names, built with what Keras ships."""
+
+import keras
+
+
+def make_schedule(schedule, *, learning_rate: float, epochs: int, steps_per_epoch: int):
+    """A `keras.optimizers.schedules.LearningRateSchedule` (or a float) counted in optimizer steps.
+
+    - step: `learning_rate` times `decay_factor` after each of `decay_epochs`; an optional constant
+      warm-up at `warmup_learning_rate` for `warmup_epochs` first (He et al.'s ResNet-110 warm-up).
+    - cosine: linear warm-up from `warmup_learning_rate` over `warmup_epochs`, then cosine to 0
+      (Keras' CosineDecay with its built-in warm-up).
+    - constant: `learning_rate` throughout.
+    """
+    name = schedule.name
+    warmup_steps = int(round(schedule.warmup_epochs * steps_per_epoch))
+    total_steps = max(1, epochs * steps_per_epoch)
+    if name == "constant":
+        return learning_rate
+    if name == "step":
+        boundaries, values = [], []
+        if warmup_steps:
+            boundaries.append(warmup_steps)
+            values.append(schedule.warmup_learning_rate)
+        rate = learning_rate
+        values.append(rate)
+        for epoch in schedule.decay_epochs:
+            boundaries.append(int(epoch * steps_per_epoch))
+            rate *= schedule.decay_factor
+            values.append(rate)
+        if not boundaries:
+            return learning_rate
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    if name == "cosine":
+        if warmup_steps:
+            return keras.optimizers.schedules.CosineDecay(
+                schedule.warmup_learning_rate,
+                decay_steps=max(1, total_steps - warmup_steps),
+                warmup_target=learning_rate,
+                warmup_steps=warmup_steps,
+            )
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+    raise ValueError(f"schedule.name must be one of ('step', 'cosine', 'constant'). Received: {name!r}")
+
+
+def make_optimizer(optimizer, learning_rate):
+    """SGD (momentum, Nesterov), LAMB or AdamW with decoupled weight decay, BN and biases exempt."""
+    name = optimizer.name
+    decay = optimizer.weight_decay or None
+    if name == "sgd":
+        opt = keras.optimizers.SGD(
+            learning_rate, momentum=optimizer.momentum, nesterov=optimizer.nesterov, weight_decay=decay
+        )
+    elif name == "lamb":
+        opt = keras.optimizers.Lamb(learning_rate, weight_decay=decay)
+    elif name == "adamw":
+        opt = keras.optimizers.AdamW(learning_rate, weight_decay=optimizer.weight_decay)
+    else:
+        raise ValueError(f"optimizer.name must be one of ('sgd', 'lamb', 'adamw'). Received: {name!r}")
+    if decay and optimizer.no_decay:
+        # "No weight decay on BN and bias" (ResNet strikes back; common practice): exempt variables
+        # whose names contain these substrings (Keras BN variables are gamma/beta, conv/dense bias).
+        opt.exclude_from_weight_decay(var_names=list(optimizer.no_decay))
+    return opt
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets_training")
+class ThresholdedBinaryCrossentropy(keras.losses.Loss):
+    """Binary cross-entropy on logits with binarized soft targets ("ResNet strikes back").
+
+    Mixup/CutMix targets above `threshold` become 1, the rest 0, and every class is an independent
+    sigmoid; the loss is summed over classes and averaged over the batch, like timm's
+    `BinaryCrossEntropy(target_threshold=0.2)` with `reduction="mean"` over elements times classes.
+    """
+
+    def __init__(self, threshold=0.2, name="thresholded_bce", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.threshold = threshold
+
+    def call(self, y_true, y_pred):
+        y_true = keras.ops.cast(y_true, y_pred.dtype)
+        if self.threshold is not None:
+            y_true = keras.ops.cast(y_true > self.threshold, y_pred.dtype)
+        return keras.ops.mean(
+            keras.losses.binary_crossentropy(y_true[..., None], y_pred[..., None], from_logits=True), axis=-1
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+def make_loss(loss):
+    """The loss on logits (models train with `classifier_activation=None`)."""
+    if loss.name == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=loss.label_smoothing)
+    if loss.name == "binary_crossentropy":
+        return ThresholdedBinaryCrossentropy(threshold=loss.bce_target_threshold)
+    raise ValueError(
+        f"loss.name must be 'categorical_crossentropy' or 'binary_crossentropy'. Received: {loss.name!r}"
+    )

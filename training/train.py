@@ -1,0 +1,222 @@
+"""One training run: `train_and_evaluate(config, workdir)`.
+
+Data -> model (in the strategy's scope) -> `model.fit` with crash backups, NaN stop, CSV / TensorBoard /
+W&B tracking -> test evaluation -> export to `saved_models/<run name>/` -> summary.
+"""
+
+import json
+import os
+import time
+import uuid
+
+import keras
+import numpy as np
+
+import keras_resnets
+from keras_resnets.export import export_keras
+from training import data as data_lib
+from training import distribute
+from training.callbacks import CrashBackup, ThroughputLogger
+from training.recipe_parts import make_loss, make_optimizer, make_schedule
+from training.tracking import Tracker
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or cannot go on, with what to change."""
+
+
+def check_workdir(workdir, resume):
+    """Creates the workdir and proves it writable; refuses to mix two runs in one workdir."""
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = os.path.join(workdir, ".write_test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as err:
+        raise TrainingError(f"The workdir {workdir!r} is not writable ({err}). Pass --workdir with a writable path.")
+    if CrashBackup.latest(os.path.join(workdir, "backup")) and not resume:
+        raise TrainingError(
+            f"{workdir!r} holds a backup of an earlier run. Pass --resume to continue it, or another --workdir."
+        )
+
+
+def _validate(config):
+    if config.precision not in PRECISIONS:
+        raise TrainingError(f"precision must be one of {PRECISIONS}. Received: {config.precision!r}")
+    keras_resnets.get_model_spec(config.model.name)  # unknown names raise with close matches
+    for key in ("epochs", "batch_size"):
+        if not isinstance(config[key], int) or config[key] < 1:
+            raise TrainingError(f"{key} must be a positive integer. Received: {key}={config[key]!r}")
+
+
+def build_model(config, info, *, classifier_activation=None):
+    """The recipe's model for the data's image shape and classes, taking raw [0, 255] pixels."""
+    return keras_resnets.create_model(
+        config.model.name,
+        input_shape=tuple(info.image_shape),
+        classes=info.num_classes,
+        include_preprocessing=True,
+        classifier_activation=classifier_activation,
+        **config.model.kwargs,
+    )
+
+
+def _export_name(config):
+    return config.get("run_name") or config.recipe
+
+
+def train_and_evaluate(config, workdir, *, resume=False, log=print):
+    """Runs the recipe in `config` with its files in `workdir`; returns the summary dict."""
+    started = time.time()
+    workdir = os.path.abspath(os.fspath(workdir))
+    _validate(config)
+    check_workdir(workdir, resume)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    keras.config.set_dtype_policy(config.precision)
+
+    strategy = distribute.get_strategy(config.strategy)
+    replicas = distribute.replica_info(strategy)
+    distribute.check_global_batch(config.batch_size, strategy)
+
+    splits, info = data_lib.load_splits(config.data, seed=config.seed)
+    log(f"data: {info.name} from {info.source}: {info.num_examples} ({info.num_classes} classes"
+        + (f", {info.skipped} unreadable images skipped" if info.skipped else "") + ")")
+    steps_per_epoch = config.steps_per_epoch or info.num_examples["train"] // config.batch_size
+    if steps_per_epoch < 1:
+        raise TrainingError(
+            f"batch_size={config.batch_size} is larger than the {info.num_examples['train']} training examples."
+        )
+    eval_batch = config.eval_batch_size or config.batch_size
+    image_size = config.data.get("image_size")
+    train_ds = data_lib.make_pipeline(splits["train"], info, batch_size=config.batch_size, training=True,
+                                      seed=config.seed, augment=config.augment, image_size=image_size).repeat()
+    val_ds = None
+    if splits.get("validation") is not None:
+        val_ds = data_lib.make_pipeline(splits["validation"], info, batch_size=eval_batch, training=False,
+                                        seed=config.seed, image_size=config.data.get("eval_image_size", image_size))
+    test_ds = data_lib.make_pipeline(splits["test"], info, batch_size=eval_batch, training=False, seed=config.seed,
+                                     image_size=config.data.get("eval_image_size", image_size))
+
+    with strategy.scope():
+        model = build_model(config, info)
+        if config.sync_batch_norm:
+            model = distribute.synchronize_batch_norm(model)
+        schedule = make_schedule(config.schedule, learning_rate=config.optimizer.learning_rate,
+                                 epochs=config.epochs, steps_per_epoch=steps_per_epoch)
+        model.compile(
+            optimizer=make_optimizer(config.optimizer, schedule),
+            loss=make_loss(config.loss),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution,
+        )
+        model.optimizer.build(model.trainable_variables)
+
+    backup_dir = os.path.join(workdir, "backup")
+    state = CrashBackup.latest(backup_dir) if resume else None
+    run_meta_path = os.path.join(workdir, "run.json")
+    if state:
+        CrashBackup.restore(model, state)
+        with open(run_meta_path) as f:
+            run_meta = json.load(f)
+        log(f"resumed from {state['path']} (step {state['global_step']})")
+    else:
+        run_meta = {"run_id": uuid.uuid4().hex[:12], "run_name": _export_name(config)}
+        with open(run_meta_path, "w") as f:
+            json.dump(run_meta, f)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        json.dump(config.to_dict(), f, indent=2, default=str)
+
+    tracker = Tracker(config.wandb.mode, workdir=workdir, project=config.wandb.project, entity=config.wandb.entity,
+                      name=run_meta["run_name"], run_id=run_meta["run_id"], config=config.to_dict(),
+                      tags=config.wandb.tags) if replicas["is_chief"] else Tracker("disabled", workdir=workdir,
+                      project=None, entity=None, name=None, run_id=None, config=None, tags=())
+    monitor = "val_accuracy" if val_ds is not None else "accuracy"
+    best_path = os.path.join(workdir, "best.keras")
+    callbacks = [
+        ThroughputLogger(config.batch_size),
+        # Before the backup: a NaN step raises before it could overwrite the last good backup.
+        keras.callbacks.TerminateOnNaN(raise_error=True),
+        CrashBackup(backup_dir, config.backup_every_steps),
+        keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), update_freq=50),
+        keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max", save_best_only=True),
+        *tracker.callbacks(log_every_steps=50),
+    ]
+
+    done = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    total = config.epochs * steps_per_epoch
+    epoch, step_in_epoch = divmod(done, steps_per_epoch)
+    fit_start = time.time()
+    exit_code = 1
+    try:
+        if step_in_epoch:
+            # Finish the interrupted epoch from exactly where the backup left the data stream.
+            model.fit(train_ds.skip(done), initial_epoch=epoch, epochs=epoch + 1,
+                      steps_per_epoch=steps_per_epoch - step_in_epoch, validation_data=val_ds,
+                      callbacks=callbacks, verbose=2)
+            epoch += 1
+        if epoch < config.epochs:
+            stream = train_ds.skip(epoch * steps_per_epoch) if epoch else train_ds
+            model.fit(stream, initial_epoch=epoch, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+                      validation_data=val_ds, callbacks=callbacks, verbose=2)
+        exit_code = 0
+    except RuntimeError as err:
+        if "NaN" in str(err) or "nan" in str(err):
+            raise TrainingError(
+                f"The loss became NaN at step {int(keras.ops.convert_to_numpy(model.optimizer.iterations))}. "
+                f"The last good backup is kept in {backup_dir}; lower the learning rate or check the data, "
+                "then rerun with --resume."
+            ) from err
+        raise
+    finally:
+        if exit_code:
+            tracker.finish(exit_code=exit_code)
+    train_seconds = time.time() - fit_start
+    trained_steps = total - done
+
+    test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
+    export_model = build_model(config, info, classifier_activation="softmax")
+    export_model.set_weights(model.get_weights())
+    export_dir = os.path.join(config.export_dir, run_meta["run_name"])
+    metadata = {
+        "model": config.model.name,
+        "model_config": keras_resnets.get_model_config(config.model.name) | dict(config.model.kwargs),
+        "recipe": config.recipe,
+        "preprocessing": "included (raw [0, 255] pixels in): " + str(keras_resnets.preprocessing_mode(config.model.name)),
+        "class_names": list(info.class_names),
+        "dataset": info.name,
+        "test_accuracy": float(test_accuracy),
+    }
+    if replicas["is_chief"]:
+        export_keras(export_model, export_dir, metadata, overwrite=True)
+    summary = {
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "train_seconds": round(train_seconds, 1),
+        "total_seconds": round(time.time() - started, 1),
+        "images_per_second": round(trained_steps * config.batch_size / max(train_seconds, 1e-9), 1),
+        "steps": total,
+        "epochs": config.epochs,
+        "replicas": replicas["num_replicas_in_sync"],
+        "export_dir": os.path.abspath(export_dir),
+        "workdir": workdir,
+    }
+    with open(os.path.join(workdir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    tracker.summary(summary)
+    tracker.log_artifact(best_path, f"{run_meta['run_name']}-best", "model")
+    tracker.log_artifact(export_dir, f"{run_meta['run_name']}-export", "model", metadata={"test_accuracy": test_accuracy})
+    tracker.finish()
+    log(
+        f"test accuracy {summary['test_accuracy']:.4f} | {summary['train_seconds']:.0f} s training, "
+        f"{summary['images_per_second']:.0f} images/s | exported to {summary['export_dir']}"
+    )
+    return summary
