@@ -7,6 +7,7 @@ import tempfile
 import time
 
 import keras
+import numpy as np
 
 
 class CrashBackup(keras.callbacks.Callback):
@@ -55,6 +56,10 @@ class CrashBackup(keras.callbacks.Callback):
         return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def save(self, epoch):
+        # The loss a step reports is computed before its update, so a diverging step can leave
+        # non-finite weights behind a finite loss: never let those replace the last good backup.
+        if not all(np.all(np.isfinite(w)) for w in self.model.get_weights()):
+            return
         step = self._step()
         name = f"step-{step:09d}"
         final = os.path.join(self.directory, name)

@@ -90,6 +90,8 @@ def _compatible(old, new):
         return not (isinstance(old, int) and isinstance(new, float) and not new.is_integer())
     if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
         return True
+    if isinstance(old, dict) and isinstance(new, dict):
+        return True
     return type(old) is type(new)
 
 

@@ -18,14 +18,16 @@ def make_schedule(schedule, *, learning_rate: float, epochs: int, steps_per_epoc
     if name == "constant":
         return learning_rate
     if name == "step":
+        # PiecewiseConstantDecay switches after `step > boundary`; the optimizer's step count starts at
+        # 0, so a phase lasting N steps ends at boundary N - 1.
         boundaries, values = [], []
         if warmup_steps:
-            boundaries.append(warmup_steps)
+            boundaries.append(warmup_steps - 1)
             values.append(schedule.warmup_learning_rate)
         rate = learning_rate
         values.append(rate)
         for epoch in schedule.decay_epochs:
-            boundaries.append(int(epoch * steps_per_epoch))
+            boundaries.append(int(epoch * steps_per_epoch) - 1)
             rate *= schedule.decay_factor
             values.append(rate)
         if not boundaries:

@@ -4,6 +4,7 @@ Data -> model (in the strategy's scope) -> `model.fit` with crash backups, NaN s
 W&B tracking -> test evaluation -> export to `saved_models/<run name>/` -> summary.
 """
 
+import contextlib
 import json
 import os
 import time
@@ -52,12 +53,22 @@ def _validate(config):
             raise TrainingError(f"{key} must be a positive integer. Received: {key}={config[key]!r}")
 
 
-def build_model(config, info, *, classifier_activation=None):
+def _input_shape(info, image_size, eval_size):
+    """The model input: the data's shape, resized to `image_size`; any size when train and test differ."""
+    channels = info.image_shape[-1]
+    if image_size and eval_size and image_size != eval_size:
+        return (None, None, channels)  # e.g. "ResNet strikes back" A3: train at 160, test at 224
+    if image_size:
+        return (image_size, image_size, channels)
+    return tuple(info.image_shape)
+
+
+def build_model(config, input_shape, num_classes, *, classifier_activation=None):
     """The recipe's model for the data's image shape and classes, taking raw [0, 255] pixels."""
     return keras_resnets.create_model(
         config.model.name,
-        input_shape=tuple(info.image_shape),
-        classes=info.num_classes,
+        input_shape=input_shape,
+        classes=num_classes,
         include_preprocessing=True,
         classifier_activation=classifier_activation,
         **config.model.kwargs,
@@ -81,9 +92,19 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         tf.config.experimental.enable_op_determinism()
     keras.config.set_dtype_policy(config.precision)
 
-    strategy = distribute.get_strategy(config.strategy)
-    replicas = distribute.replica_info(strategy)
-    distribute.check_global_batch(config.batch_size, strategy)
+    if keras.backend.backend() == "tensorflow":
+        strategy = distribute.get_strategy(config.strategy)
+        scope = strategy.scope()
+        replicas = distribute.replica_info(strategy)
+        distribute.check_global_batch(config.batch_size, strategy)
+    else:
+        # JAX: keras.distribution.DataParallel over the visible devices (None on one device); the batch
+        # is split across devices by Keras. tf.data still feeds the model.
+        distribution = distribute.get_jax_distribution("auto") if keras.backend.backend() == "jax" else None
+        scope = contextlib.nullcontext()
+        replicas = (distribute.replica_info(distribution) if distribution is not None
+                    else {"num_replicas_in_sync": 1, "is_chief": True})
+        distribute.check_global_batch(config.batch_size, distribution or 1)
 
     splits, info = data_lib.load_splits(config.data, seed=config.seed)
     log(f"data: {info.name} from {info.source}: {info.num_examples} ({info.num_classes} classes"
@@ -95,17 +116,27 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         )
     eval_batch = config.eval_batch_size or config.batch_size
     image_size = config.data.get("image_size")
-    train_ds = data_lib.make_pipeline(splits["train"], info, batch_size=config.batch_size, training=True,
-                                      seed=config.seed, augment=config.augment, image_size=image_size).repeat()
+    eval_size = config.data.get("eval_image_size") or image_size
+
+    def train_stream(start_step):
+        # A fresh pipeline per `fit` call: a seeded, reshuffling tf.data pipeline gives the same stream on
+        # the first iteration of each new dataset object, but a different one on a second iteration of
+        # the same object. Resuming at optimizer step N skips the N batches already trained on.
+        stream = data_lib.make_pipeline(splits["train"], info, batch_size=config.batch_size, training=True,
+                                        seed=config.seed, augment=config.augment, image_size=image_size,
+                                        repeat=True)
+        return stream.skip(start_step) if start_step else stream
+
     val_ds = None
     if splits.get("validation") is not None:
         val_ds = data_lib.make_pipeline(splits["validation"], info, batch_size=eval_batch, training=False,
-                                        seed=config.seed, image_size=config.data.get("eval_image_size", image_size))
+                                        seed=config.seed, image_size=eval_size)
     test_ds = data_lib.make_pipeline(splits["test"], info, batch_size=eval_batch, training=False, seed=config.seed,
-                                     image_size=config.data.get("eval_image_size", image_size))
+                                     image_size=eval_size)
+    input_shape = _input_shape(info, image_size, eval_size)
 
-    with strategy.scope():
-        model = build_model(config, info)
+    with scope:
+        model = build_model(config, input_shape, info.num_classes)
         if config.sync_batch_norm:
             model = distribute.synchronize_batch_norm(model)
         schedule = make_schedule(config.schedule, learning_rate=config.optimizer.learning_rate,
@@ -159,14 +190,13 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     try:
         if step_in_epoch:
             # Finish the interrupted epoch from exactly where the backup left the data stream.
-            model.fit(train_ds.skip(done), initial_epoch=epoch, epochs=epoch + 1,
+            model.fit(train_stream(done), initial_epoch=epoch, epochs=epoch + 1,
                       steps_per_epoch=steps_per_epoch - step_in_epoch, validation_data=val_ds,
-                      callbacks=callbacks, verbose=2)
+                      callbacks=callbacks, verbose=2, shuffle=False)
             epoch += 1
         if epoch < config.epochs:
-            stream = train_ds.skip(epoch * steps_per_epoch) if epoch else train_ds
-            model.fit(stream, initial_epoch=epoch, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-                      validation_data=val_ds, callbacks=callbacks, verbose=2)
+            model.fit(train_stream(epoch * steps_per_epoch), initial_epoch=epoch, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+                      validation_data=val_ds, callbacks=callbacks, verbose=2, shuffle=False)
         exit_code = 0
     except RuntimeError as err:
         if "NaN" in str(err) or "nan" in str(err):
@@ -180,10 +210,11 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         if exit_code:
             tracker.finish(exit_code=exit_code)
     train_seconds = time.time() - fit_start
+    model.save_weights(os.path.join(workdir, "final.weights.h5"))
     trained_steps = total - done
 
     test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
-    export_model = build_model(config, info, classifier_activation="softmax")
+    export_model = build_model(config, input_shape, info.num_classes, classifier_activation="softmax")
     export_model.set_weights(model.get_weights())
     export_dir = os.path.join(config.export_dir, run_meta["run_name"])
     metadata = {

@@ -25,10 +25,27 @@ Keys:
 from training.config import Config
 
 
+def data_config(name, **overrides) -> Config:
+    """Every data key (training/data.py documents them) with its default, then `overrides`."""
+    config = Config(name=name, data_dir=None, download=False, validation_split=None, synthetic=None,
+                    image_size=None, eval_image_size=None, crop_fraction=None)
+    for key, value in overrides.items():
+        config[key] = value
+    return config
+
+
+def synthetic_smoke(image_shape, num_classes, **extra) -> Config:
+    """A smoke override that swaps the dataset for a small synthetic one of the same shape."""
+    return Config({"epochs": 1, "steps_per_epoch": 2, "batch_size": 8, "data.name": "synthetic",
+                   "data.validation_split": None,
+                   "data.synthetic": {"num_examples": {"train": 64, "test": 16}, "image_shape": image_shape,
+                                      "num_classes": num_classes}, **extra})
+
+
 def base_config() -> Config:
     return Config(
         model=dict(name="resnet20", kwargs={}),
-        data=dict(name="fashion_mnist", data_dir=None, download=False, validation_split=None),
+        data=data_config("fashion_mnist"),
         augment=dict(),
         epochs=1,
         batch_size=128,
@@ -67,8 +84,9 @@ def he2015_cifar(model: str, dataset: str = "cifar10") -> Config:
     """
     config = base_config()
     config.model.name = model
-    config.data = Config(name=dataset, data_dir=None, download=False, validation_split=0.1)
+    config.data = data_config(dataset, validation_split=0.1)
     config.augment = Config(random_crop=4, horizontal_flip=True)
+    config.smoke = synthetic_smoke((32, 32, 3), 100 if dataset == "cifar100" else 10)
     config.epochs = 182
     config.schedule.decay_epochs = [91, 137]
     if model.endswith(("110", "1202")):
@@ -129,8 +147,7 @@ def rsb_imagenet(variant: str) -> Config:
     }[variant]
     config = base_config()
     config.model = Config(name="resnet50_v1_5", kwargs=dict(drop_path_rate=table["drop_path"], zero_init_last_bn=True))
-    config.data = Config(name="imagenet2012", data_dir=None, download=False, validation_split=None,
-                         image_size=table["size"], eval_image_size=224, crop_fraction=0.95)
+    config.data = data_config("imagenet2012", image_size=table["size"], eval_image_size=224, crop_fraction=0.95)
     config.augment = Config(
         random_resized_crop=True,
         horizontal_flip=True,
@@ -147,6 +164,6 @@ def rsb_imagenet(variant: str) -> Config:
                              warmup_learning_rate=1e-6)
     config.loss = Config(name="binary_crossentropy", label_smoothing=0.0, bce_target_threshold=0.2)
     config.precision = "mixed_bfloat16"
-    config.smoke = Config({"epochs": 1, "steps_per_epoch": 2, "batch_size": 8, "data.name": "synthetic",
-                           "data.image_size": 64, "data.eval_image_size": 64})
+    config.smoke = synthetic_smoke((72, 72, 3), 1000, **{"data.image_size": 64, "data.eval_image_size": 64,
+                                                         "data.crop_fraction": None})
     return config

@@ -1,0 +1,183 @@
+"""The training application end to end: tiny runs on real Fashion-MNIST (synthetic data where absent),
+crash-resume, NaN stop, W&B offline files and key hygiene, and errors before training starts."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from training.config import Config, apply_overrides, apply_smoke, load_recipe
+from training.train import TrainingError, train_and_evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+TINY_MODEL = ["model.kwargs.stage_depths=(1, 1, 1)", "model.kwargs.stage_widths=(4, 8, 8)", "model.kwargs.stem_width=4"]
+SYNTHETIC = ["data.name='synthetic'",
+             "data.synthetic={'num_examples': {'train': 96, 'test': 32}, 'image_shape': (12, 12, 1), 'num_classes': 3}"]
+
+
+def tiny_config(tmp_path, *extra, real_data=False):
+    config = apply_smoke(load_recipe("fashion_mnist_resnet20"))
+    data = [] if real_data else SYNTHETIC
+    return apply_overrides(config, [*TINY_MODEL, *data, "wandb.mode='disabled'",
+                                    f"export_dir={str(tmp_path / 'exports')!r}", *extra])
+
+
+@pytest.mark.skipif(not FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist for the real data")
+def test_tiny_end_to_end_run_on_real_fashion_mnist(tmp_path):
+    config = tiny_config(tmp_path, "steps_per_epoch=4", "batch_size=32", "epochs=2", "eval_batch_size=1000",
+                         real_data=True)
+    summary = train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+    assert 0.0 <= summary["test_accuracy"] <= 1.0 and summary["steps"] == 8
+    workdir = tmp_path / "run"
+    for name in ("config.json", "run.json", "history.csv", "summary.json", "best.keras", "final.weights.h5"):
+        assert (workdir / name).is_file(), name
+    assert (workdir / "tensorboard").is_dir()
+    history = (workdir / "history.csv").read_text().splitlines()
+    assert len(history) == 3 and "images_per_second" in history[0] and "learning_rate" in history[0]
+    export = Path(summary["export_dir"])
+    metadata = json.loads((export / "metadata.json").read_text())
+    assert metadata["class_names"][0] == "T-shirt/top" and metadata["input_shape"] == [28, 28, 1]
+    model = keras.models.load_model(export / "model.keras")  # safe mode
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(model.predict(pixels, verbose=0).sum(-1), 1.0, rtol=1e-5)
+
+
+def _run_cli(args, env=None, **kwargs):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}  # no inherited W&B settings
+    env = dict(base, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    return subprocess.Popen([sys.executable, "-m", "training", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def _recipe_file(tmp_path, extra):
+    """A recipe file: the tiny deterministic run, as the CLI would load it."""
+    overrides = [*TINY_MODEL, *SYNTHETIC, "wandb.mode='disabled'", f"export_dir={str(tmp_path / 'exports')!r}",
+                 "epochs=3", "steps_per_epoch=6", "batch_size=16", "backup_every_steps=2", "deterministic=True",
+                 "augment={'random_crop': 1, 'horizontal_flip': True}", *extra]
+    path = tmp_path / "tiny_recipe.py"
+    path.write_text(
+        "from training.config import apply_overrides, apply_smoke, load_recipe\n"
+        "def get_config():\n"
+        "    config = apply_smoke(load_recipe('fashion_mnist_resnet20'))\n"
+        f"    return apply_overrides(config, {overrides!r})\n"
+    )
+    return path
+
+
+def test_resume_after_sigkill_gives_the_uninterrupted_result(tmp_path):
+    recipe = _recipe_file(tmp_path, [])
+    straight = _run_cli([str(recipe), "--workdir", str(tmp_path / "straight"), "--name", "straight"])
+    out, _ = straight.communicate(timeout=300)
+    assert straight.returncode == 0, out[-3000:]
+
+    crashed = _run_cli([str(recipe), "--workdir", str(tmp_path / "crashed"), "--name", "crashed"])
+    pointer = tmp_path / "crashed" / "backup" / "latest.json"
+    deadline = time.monotonic() + 240
+    while not pointer.exists() and crashed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    crashed.send_signal(signal.SIGKILL)
+    crashed.wait(timeout=60)
+    assert crashed.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    backup = tmp_path / "crashed" / "backup" / json.loads(pointer.read_text())["backup"]
+    step = json.loads((backup / "state.json").read_text())["global_step"]
+    assert 0 < step < 18
+
+    resumed = _run_cli([str(recipe), "--workdir", str(tmp_path / "crashed"), "--name", "crashed", "--resume"])
+    out, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out[-3000:]
+    assert "resumed from" in out
+
+    def weights(run):
+        import keras_resnets  # noqa: F401  (registers the custom layers the saved model uses)
+
+        return keras.models.load_model(tmp_path / "exports" / run / "model.keras").get_weights()
+
+    for a, b in zip(weights("straight"), weights("crashed")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_backup(tmp_path):
+    config = tiny_config(tmp_path, "epochs=2", "steps_per_epoch=6", "backup_every_steps=1",
+                         "optimizer.learning_rate=1e12", "schedule.name='constant'", "optimizer.momentum=0.0")
+    with pytest.raises(TrainingError, match="NaN") as err:
+        train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+    assert "--resume" in str(err.value)
+    backup = tmp_path / "run" / "backup"
+    latest = json.loads((backup / "latest.json").read_text())["backup"]
+    import h5py
+
+    with h5py.File(backup / latest / "state.weights.h5") as f:
+        arrays = []
+        f.visititems(lambda name, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    assert arrays and all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def test_wandb_offline_keeps_files_in_the_workdir_and_never_writes_the_key(tmp_path, monkeypatch):
+    secret = "wandb-secret-key-0123456789abcdef0123456789abcdef01234567"
+    home = tmp_path / "home"
+    home.mkdir()
+    recipe = _recipe_file(tmp_path, ["wandb.mode='offline'", "epochs=1", "steps_per_epoch=2", "deterministic=False"])
+    run = _run_cli([str(recipe), "--workdir", str(tmp_path / "run")],
+                   env={"WANDB_API_KEY": secret, "HOME": str(home)})
+    out, _ = run.communicate(timeout=300)
+    assert run.returncode == 0, out[-3000:]
+    assert secret not in out
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert runs and list(runs[0].glob("*.wandb"))
+    for path in (tmp_path / "run").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    assert not (home / ".config" / "wandb").exists() and not (home / "wandb").exists()
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert secret not in json.dumps(config)
+
+
+def test_bad_setups_fail_before_training(tmp_path):
+    with pytest.raises(ValueError, match="Unknown model"):
+        train_and_evaluate(tiny_config(tmp_path, "model.name='resnet5'"), tmp_path / "a")
+    with pytest.raises(ValueError, match="Unknown dataset name"):
+        train_and_evaluate(tiny_config(tmp_path, "data.name='imagenet'"), tmp_path / "b")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="cifar10"):
+        train_and_evaluate(tiny_config(tmp_path, "data.name='cifar10'", "data.synthetic=None",
+                                       f"data.data_dir={str(empty)!r}"), tmp_path / "c")
+    assert time.monotonic() - start < 30
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o500)
+    if os.access(readonly, os.W_OK):  # root ignores permissions: use a path under a file instead
+        blocker = tmp_path / "blocker"
+        blocker.write_text("x")
+        readonly = blocker
+    with pytest.raises(TrainingError, match="not writable"):
+        train_and_evaluate(tiny_config(tmp_path), readonly / "run")
+    with pytest.raises(TrainingError, match="positive integer"):
+        train_and_evaluate(tiny_config(tmp_path, "epochs=0"), tmp_path / "d")
+
+
+def test_existing_backup_needs_resume(tmp_path):
+    config = tiny_config(tmp_path, "epochs=1", "steps_per_epoch=2")
+    train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+    with pytest.raises(TrainingError, match="--resume"):
+        train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+
+
+def test_training_app_on_jax_with_data_parallel_over_two_devices(tmp_path):
+    recipe = _recipe_file(tmp_path, ["epochs=1", "steps_per_epoch=3", "deterministic=False"])
+    run = _run_cli([str(recipe), "--workdir", str(tmp_path / "run")],
+                   env={"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+                        "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    out, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, out[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["replicas"] == 2 and summary["steps"] == 3

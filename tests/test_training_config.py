@@ -1,0 +1,117 @@
+"""Recipes resolve (every shipped one, no training) and the config / CLI machinery rejects bad input."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnets
+from training import cli
+from training.config import apply_overrides, apply_smoke, list_recipes, load_recipe
+from training.recipe_parts import ThresholdedBinaryCrossentropy, make_loss, make_optimizer, make_schedule
+
+REQUIRED = (
+    ["fashion_mnist_resnet20", "fashion_mnist_resnet20_full", "imagenet_resnet50"]
+    + [f"cifar10_resnet{d}" for d in (20, 32, 44, 56, 110, 1202)]
+    + [f"cifar10_plain{d}" for d in (20, 32, 44, 56, 110)]
+    + ["cifar10_preact_resnet164", "cifar10_preact_resnet1001", "cifar10_densenet_bc_100_12",
+       "cifar10_densenet_bc_250_24", "cifar10_densenet_bc_190_40", "cifar10_resnext29_8x64d", "cifar10_attention92"]
+    + [f"imagenet_resnet50_rsb_{v}" for v in ("a1", "a2", "a3")]
+)
+
+
+def test_every_required_recipe_ships():
+    assert set(REQUIRED) <= set(list_recipes())
+
+
+@pytest.mark.parametrize("name", list_recipes())
+def test_recipe_resolves(name):
+    config = load_recipe(name)
+    keras_resnets.get_model_spec(config.model.name)
+    assert config.recipe == name and config.epochs >= 1 and config.batch_size >= 1
+    smoke = apply_smoke(config)
+    assert smoke.epochs * (smoke.steps_per_epoch or 10**9) <= 10
+    schedule = make_schedule(config.schedule, learning_rate=config.optimizer.learning_rate,
+                             epochs=config.epochs, steps_per_epoch=100)
+    make_optimizer(config.optimizer, schedule)
+    make_loss(config.loss)
+
+
+def test_he2015_recipe_converts_iterations_to_epochs():
+    config = load_recipe("cifar10_resnet110")
+    assert config.epochs == 182 and config.schedule.decay_epochs == [91, 137]  # 64k / 32k / 48k iterations
+    assert config.data.validation_split == 0.1  # 45k / 5k
+    assert config.schedule.warmup_learning_rate == 0.01
+    schedule = make_schedule(config.schedule, learning_rate=0.1, epochs=182, steps_per_epoch=352)
+    rates = [float(schedule(step)) for step in (0, 351, 352, 91 * 352 - 1, 91 * 352, 137 * 352 + 1)]
+    np.testing.assert_allclose(rates, [0.01, 0.01, 0.1, 0.1, 0.01, 0.001], rtol=1e-6)
+
+
+def test_rsb_recipes_follow_the_paper():
+    a1, a3 = load_recipe("imagenet_resnet50_rsb_a1"), load_recipe("imagenet_resnet50_rsb_a3")
+    assert (a1.epochs, a1.optimizer.name, a1.optimizer.learning_rate, a1.optimizer.weight_decay) == (600, "lamb", 5e-3, 0.01)
+    assert a1.loss.name == "binary_crossentropy" and a1.loss.bce_target_threshold == 0.2
+    assert a1.augment.mixup_alpha == 0.2 and a1.augment.cutmix_alpha == 1.0 and a1.augment.repeated_augmentation
+    assert a1.model.kwargs["drop_path_rate"] == 0.05 and a3.model.kwargs["drop_path_rate"] == 0.0
+    assert (a3.epochs, a3.optimizer.learning_rate, a3.data.image_size, a3.data.eval_image_size) == (100, 8e-3, 160, 224)
+    assert a1.schedule.name == "cosine" and a1.schedule.warmup_epochs == 5
+    optimizer = make_optimizer(a1.optimizer, 5e-3)
+    assert isinstance(optimizer, keras.optimizers.Lamb)
+    model = keras_resnets.create_model("resnet20", stage_depths=(1, 1, 1))
+    optimizer.build(model.trainable_variables)
+    decayed = {v.path for v in model.trainable_variables if optimizer._use_weight_decay(v)}
+    assert decayed and not any(("gamma" in p or "beta" in p or "bias" in p) for p in decayed)
+
+
+def test_thresholded_bce_binarizes_targets():
+    loss = ThresholdedBinaryCrossentropy(threshold=0.2)
+    logits = np.array([[4.0, -4.0, 0.0]], "float32")
+    soft = np.array([[0.7, 0.1, 0.2]], "float32")  # 0.2 is not above the threshold
+    hard = np.array([[1.0, 0.0, 0.0]], "float32")
+    np.testing.assert_allclose(loss(soft, logits), loss(hard, logits), rtol=1e-6)
+
+
+def test_overrides_keep_types_and_reject_unknown_keys():
+    config = load_recipe("cifar10_resnet20")
+    changed = apply_overrides(config, ["optimizer.learning_rate=0.05", "epochs=3", "optimizer.name=lamb",
+                                       "model.kwargs.drop_path_rate=0.1", "augment.random_crop=2"])
+    assert changed.optimizer.learning_rate == 0.05 and changed.epochs == 3 and changed.optimizer.name == "lamb"
+    assert changed.model.kwargs == {"drop_path_rate": 0.1}
+    assert config.epochs == 182  # the recipe itself is untouched
+    with pytest.raises(ValueError, match=r"Unknown config key 'optimizer.learning_rat'.*learning_rate"):
+        apply_overrides(config, ["optimizer.learning_rat=0.1"])
+    with pytest.raises(ValueError, match="is a int"):
+        apply_overrides(config, ["epochs=many"])
+    with pytest.raises(ValueError, match="key=value"):
+        apply_overrides(config, ["epochs"])
+
+
+def test_unknown_recipe_suggests_close_names():
+    with pytest.raises(ValueError, match=r"Did you mean.*cifar10_resnet20"):
+        load_recipe("cifar10_resnet2")
+
+
+def test_recipe_from_a_path(tmp_path):
+    path = tmp_path / "my_recipe.py"
+    path.write_text(
+        "from training.configs import _base\n"
+        "def get_config():\n"
+        "    c = _base.base_config()\n"
+        "    c.model.name = 'resnet32'\n"
+        "    return c\n"
+    )
+    config = load_recipe(str(path))
+    assert config.model.name == "resnet32" and config.recipe == "my_recipe"
+
+
+def test_cli_options_override_the_recipe(capsys):
+    args = cli.parse_args(["cifar10_resnet56", "--epochs", "2", "--batch-size", "64", "--wandb", "disabled",
+                           "--precision", "mixed_bfloat16", "--seed", "7", "--set", "optimizer.momentum=0.8",
+                           "--xla", "--steps-per-execution", "4"])
+    config = cli.resolve_config(args)
+    assert (config.epochs, config.batch_size, config.wandb.mode, config.precision, config.seed) == (
+        2, 64, "disabled", "mixed_bfloat16", 7)
+    assert config.optimizer.momentum == 0.8 and config.jit_compile and config.steps_per_execution == 4
+    assert cli.main(["--list"]) == 0
+    assert "fashion_mnist_resnet20" in capsys.readouterr().out
+    assert cli.main(["no_such_recipe"]) == 2
+    assert "Unknown recipe" in capsys.readouterr().err

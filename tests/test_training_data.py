@@ -1,0 +1,510 @@
+"""training/data.py: local loaders on files written here (and the real Fashion-MNIST when installed), fast
+failures without data or network, and deterministic, augmenting tf.data pipelines."""
+
+import gzip
+import os
+import pickle
+import struct
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training import data
+
+FASHION_DIR = data.DEBIAN_FASHION_MNIST_DIR
+
+
+@pytest.fixture(autouse=True)
+def _no_user_data(tmp_path, monkeypatch):
+    """Keeps ~/.keras and ~/tensorflow_datasets of whoever runs the tests out of the search."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("KERAS_HOME", str(home / ".keras"))
+    monkeypatch.setenv("TFDS_DATA_DIR", str(home / "tensorflow_datasets"))
+
+
+def _write_idx(path, array, compress):
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C}
+    header = bytes([0, 0, codes[array.dtype], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + array.tobytes()
+    if compress:
+        with gzip.open(str(path) + ".gz", "wb") as f:
+            f.write(payload)
+    else:
+        path.write_bytes(payload)
+
+
+def _idx_set(directory, n_train=12, n_test=5, shape=(6, 5), compress_train=True):
+    rng = np.random.default_rng(1)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        images = rng.integers(0, 256, (n,) + shape, dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        image_file, label_file = data.IDX_FILES[split]
+        compress = compress_train if split == "train" else not compress_train
+        _write_idx(directory / image_file, images, compress)
+        _write_idx(directory / label_file, labels, compress)
+        arrays[split] = (images, labels)
+    return arrays
+
+
+def _synthetic(n_train=40, n_test=13, shape=(8, 8, 3), num_classes=4, validation_split=None):
+    config = {"name": "synthetic", "validation_split": validation_split,
+              "synthetic": {"num_examples": {"train": n_train, "test": n_test}, "image_shape": shape,
+                            "num_classes": num_classes}}
+    return data.load_splits(config, seed=0)
+
+
+def _indexed(n, shape=(8, 8, 3), num_classes=4):
+    """An in-memory split whose image i is filled with the value i (so it can be identified after batching)."""
+    images = np.broadcast_to(np.arange(n, dtype=np.uint8)[:, None, None, None], (n,) + shape).copy()
+    labels = np.arange(n) % num_classes
+    info = data.DatasetInfo(name="indexed", source="test", num_classes=num_classes, image_shape=shape,
+                            class_names=[str(i) for i in range(num_classes)], num_examples={"train": n})
+    return (images, labels), info
+
+
+# ---------------------------------------------------------------------------------------------------------
+# IDX
+
+
+@pytest.mark.parametrize("compress_train", [True, False])
+def test_idx_files_in_data_dir(tmp_path, compress_train):
+    written = _idx_set(tmp_path, compress_train=compress_train)
+    splits, info = data.load_splits({"name": "mnist", "data_dir": str(tmp_path)}, seed=0)
+    assert info.source == f"idx:{tmp_path}"
+    assert info.image_shape == (6, 5, 1) and info.num_classes == 10 and info.class_names[3] == "3"
+    assert info.num_examples == {"train": 12, "validation": 0, "test": 5}
+    assert splits["validation"] is None
+    for split in ("train", "test"):
+        images, labels = splits[split]
+        assert images.dtype == np.uint8 and images.shape[1:] == (6, 5, 1)
+        np.testing.assert_array_equal(images[..., 0], written[split][0])
+        np.testing.assert_array_equal(labels, written[split][1])
+
+
+def test_idx_subfolder_and_dotted_names(tmp_path):
+    sub = tmp_path / "fashion-mnist"
+    sub.mkdir()
+    written = _idx_set(sub, compress_train=False)
+    os.rename(sub / "train-images-idx3-ubyte", sub / "train-images.idx3-ubyte")
+    splits, info = data.load_splits({"name": "fashion_mnist", "data_dir": str(tmp_path)}, seed=0)
+    assert info.source == f"idx:{sub}" and info.class_names[0] == "T-shirt/top"
+    np.testing.assert_array_equal(splits["train"][0][..., 0], written["train"][0])
+
+
+def test_idx_corrupt_files_name_the_file(tmp_path):
+    _idx_set(tmp_path, compress_train=False)
+    bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 5) + b"\x01\x02"))  # 2 of 5 labels
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz.*truncated"):
+        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)}, seed=0)
+    bad.write_bytes(gzip.compress(b"PK\x03\x04 not idx"))
+    with pytest.raises(ValueError, match="not an IDX file"):
+        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)}, seed=0)
+    bad.write_bytes(b"\x1f\x8b\x08\x00 broken gzip")
+    with pytest.raises(ValueError, match="Cannot read IDX file"):
+        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)}, seed=0)
+
+
+def test_idx_label_count_mismatch(tmp_path):
+    _idx_set(tmp_path, compress_train=False)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(4, np.uint8), compress=True)  # 4 labels, 5 images
+    with pytest.raises(ValueError, match="5 images but .* 4 labels"):
+        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)}, seed=0)
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION_DIR),
+                    reason=f"Debian package {data.DEBIAN_FASHION_MNIST_PACKAGE} is not installed ({FASHION_DIR})")
+def test_real_fashion_mnist():
+    splits, info = data.load_splits({"name": "fashion_mnist"}, seed=0)
+    assert info.source == f"idx:{FASHION_DIR}"
+    assert splits["train"][0].shape == (60000, 28, 28, 1) and splits["test"][0].shape == (10000, 28, 28, 1)
+    assert info.num_classes == 10 and len(info.class_names) == 10
+    np.testing.assert_array_equal(np.bincount(splits["train"][1]), [6000] * 10)
+    np.testing.assert_array_equal(np.bincount(splits["test"][1]), [1000] * 10)
+
+    held, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 0.1}, seed=0)
+    assert len(held["train"][1]) == 54000 and len(held["validation"][1]) == 6000
+    # Stratified: every class gives exactly 10%.
+    np.testing.assert_array_equal(np.bincount(held["validation"][1]), [600] * 10)
+    again, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 0.1}, seed=0)
+    other, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 0.1}, seed=1)
+    np.testing.assert_array_equal(again["validation"][0], held["validation"][0])
+    assert not np.array_equal(other["validation"][0], held["validation"][0])
+    # The two parts partition the training set.
+    sums = lambda images: np.sort(images.reshape(len(images), -1).astype(np.int64).sum(1))
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([sums(held["train"][0]), sums(held["validation"][0])])), sums(splits["train"][0]))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CIFAR python batches
+
+
+def _cifar_rows(images):
+    """The official layout: each row holds the 1024 red, then green, then blue values, each row-major."""
+    return images.transpose(0, 3, 1, 2).reshape(len(images), 3072)
+
+
+def test_cifar10_python_batches_pixel_exact(tmp_path):
+    directory = tmp_path / "cifar-10-batches-py"
+    directory.mkdir()
+    rng = np.random.default_rng(0)
+    written = []
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+        labels = rng.integers(0, 10, 3).tolist()
+        with open(directory / name, "wb") as f:
+            pickle.dump({b"data": _cifar_rows(images), b"labels": labels, b"batch_label": name.encode()}, f)
+        written.append((images, labels))
+    with open(directory / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [n.encode() for n in data.CIFAR10_CLASSES], b"num_vis": 3072}, f)
+
+    splits, info = data.load_splits({"name": "cifar10", "data_dir": str(tmp_path)}, seed=0)
+    assert info.source == f"cifar-python:{directory}"
+    assert info.class_names == data.CIFAR10_CLASSES and info.image_shape == (32, 32, 3)
+    assert info.num_examples == {"train": 15, "validation": 0, "test": 3}
+    np.testing.assert_array_equal(splits["train"][0], np.concatenate([w[0] for w in written[:5]]))
+    np.testing.assert_array_equal(splits["test"][1], written[5][1])
+    # One pixel by hand: row 0 of batch 1, pixel (y=2, x=7), green = data[0, 1024 + 2 * 32 + 7].
+    row = _cifar_rows(written[0][0])[0]
+    assert splits["train"][0][0, 2, 7, 1] == row[1024 + 2 * 32 + 7]
+
+
+def test_cifar100_fine_labels(tmp_path):
+    directory = tmp_path / "cifar-100-python"
+    directory.mkdir()
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    for name in ("train", "test"):
+        with open(directory / name, "wb") as f:
+            pickle.dump({b"data": _cifar_rows(images), b"fine_labels": [99, 0, 5, 42], b"coarse_labels": [0] * 4}, f)
+    with open(directory / "meta", "wb") as f:
+        pickle.dump({b"fine_label_names": [f"c{i}".encode() for i in range(100)]}, f)
+    splits, info = data.load_splits({"name": "cifar100", "data_dir": str(directory)}, seed=0)
+    assert info.num_classes == 100 and info.class_names[42] == "c42"
+    np.testing.assert_array_equal(splits["train"][1], [99, 0, 5, 42])
+    np.testing.assert_array_equal(splits["test"][0], images)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Image folders
+
+
+def _write_folder(root, sizes=((20, 30), (25, 25), (40, 18))):
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir(parents=True)
+        for i, (h, w) in enumerate(sizes):
+            image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            if i % 2:
+                tf.io.write_file(str(root / cls / f"{i}.jpg"), tf.io.encode_jpeg(image))
+            else:
+                tf.io.write_file(str(root / cls / f"{i}.png"), tf.io.encode_png(image[..., :1] if i else image))
+
+
+def test_image_folder_skips_and_counts_bad_files(tmp_path):
+    root = tmp_path / "train"
+    _write_folder(root)
+    png = (root / "dog" / "0.png").read_bytes()
+    (root / "dog" / "9_truncated.png").write_bytes(png[: len(png) // 2])  # corrupt: passes the magic bytes
+    (root / "cat" / "notes.txt").write_text("not an image")
+    (root / "cat" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # hidden metadata: ignored, not counted
+    test_root = tmp_path / "test"
+    _write_folder(test_root, sizes=((16, 16),))
+
+    config = {"name": "folder", "path": str(root), "test_path": str(test_root)}
+    splits, info = data.load_splits(config, seed=0)
+    assert info.class_names == ["cat", "dog"] and info.num_classes == 2
+    assert info.skipped == 2 and sorted(os.path.basename(p) for p in info.skipped_files) == ["9_truncated.png",
+                                                                                            "notes.txt"]
+    assert info.num_examples == {"train": 6, "validation": 0, "test": 2}
+    assert [os.path.relpath(p, root) for p in splits["train"].paths] == [
+        "cat/0.png", "cat/1.jpg", "cat/2.png", "dog/0.png", "dog/1.jpg", "dog/2.png"]
+    again, _ = data.load_splits(config, seed=0)
+    assert again["train"].paths == splits["train"].paths
+
+    header_only, header_info = data.load_splits({**config, "validate_images": "header"}, seed=0)
+    assert header_info.skipped == 1  # the truncated PNG passes the header check ...
+    ds = data.make_pipeline(header_only["train"], header_info, batch_size=4, training=False, seed=0, image_size=12)
+    assert sum(len(y) for _, y in ds) == 6  # ... and is dropped by the pipeline instead of crashing it.
+
+    for training in (True, False):
+        ds = data.make_pipeline(splits["train"], info, batch_size=4, training=training, seed=0, image_size=12,
+                                augment={"random_resized_crop": True, "horizontal_flip": True})
+        batches = list(ds)
+        assert all(x.shape[1:] == (12, 12, 3) and x.dtype == tf.float32 for x, _ in batches)
+        assert sum(len(y) for _, y in batches) == (4 if training else 6)
+    test_ds = data.make_pipeline(splits["test"], info, batch_size=8, training=False, seed=0, image_size=10)
+    (x, y), = list(test_ds)
+    assert x.shape == (2, 10, 10, 3)
+    np.testing.assert_array_equal(y.numpy().argmax(1), [0, 1])
+
+
+def test_image_folder_validation_split_and_errors(tmp_path):
+    root = tmp_path / "train"
+    _write_folder(root)
+    splits, info = data.load_splits({"name": "folder", "path": str(root), "validation_split": 0.34}, seed=3)
+    assert info.num_examples == {"train": 4, "validation": 2, "test": 0}
+    assert splits["test"] is None
+    assert not set(splits["train"].paths) & set(splits["validation"].paths)
+    with pytest.raises(ValueError, match="image_size"):
+        data.make_pipeline(splits["train"], info, batch_size=2, training=True, seed=0)
+    with pytest.raises(ValueError, match="source=None.*test_path"):
+        data.make_pipeline(splits["test"], info, batch_size=2, training=False, seed=0, image_size=8)
+    with pytest.raises(data.DataNotFoundError, match="does not exist"):
+        data.load_splits({"name": "folder", "path": str(tmp_path / "nowhere")}, seed=0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Missing data and no network
+
+
+def test_missing_data_fails_fast_naming_every_place(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", str(tmp_path / "no-debian"))
+    start = time.monotonic()
+    with pytest.raises(data.DataNotFoundError) as caught:
+        data.load_splits({"name": "fashion_mnist", "data_dir": str(tmp_path)}, seed=0)
+    assert time.monotonic() - start < 10
+    message = str(caught.value)
+    for place in (str(tmp_path), str(tmp_path / "fashion-mnist"), str(tmp_path / "no-debian"),
+                  os.path.join(os.environ["KERAS_HOME"], "datasets", "fashion-mnist"),
+                  os.path.join(os.environ["TFDS_DATA_DIR"], "fashion_mnist")):
+        assert place in message
+    assert data.DEBIAN_FASHION_MNIST_PACKAGE in message and "train-images-idx3-ubyte" in message
+    assert "download" in message
+
+    start = time.monotonic()
+    with pytest.raises(data.DataNotFoundError, match="cifar-10-batches-py"):
+        data.load_splits({"name": "cifar10", "data_dir": str(tmp_path)}, seed=0)
+    assert time.monotonic() - start < 10
+
+
+def test_imagenet_message_names_the_manual_download(tmp_path):
+    with pytest.raises(data.DataNotFoundError, match="ILSVRC2012_img_train.tar.*downloads/manual"):
+        data.load_splits({"name": "imagenet2012", "data_dir": str(tmp_path), "download": True}, seed=0)
+
+
+def test_download_without_network_fails_fast(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DOWNLOAD_HOSTS", {**data.DOWNLOAD_HOSTS, "cifar10": ("127.0.0.1", 9)})
+    start = time.monotonic()
+    with pytest.raises(data.DataNotFoundError, match=r"127\.0\.0\.1:9.*unreachable") as caught:
+        data.load_splits({"name": "cifar10", "data_dir": str(tmp_path), "download": True}, seed=0)
+    assert time.monotonic() - start < 10
+    assert "cifar-10-batches-py" in str(caught.value)  # still says where to put the data
+
+
+def test_prepared_tfds_copy_is_found(tmp_path, monkeypatch):
+    """A tfds directory that is not prepared is reported, not downloaded into."""
+    (tmp_path / "cifar10" / "3.0.2").mkdir(parents=True)
+    with pytest.raises(data.DataNotFoundError, match="not prepared"):
+        data.load_splits({"name": "cifar10", "data_dir": str(tmp_path)}, seed=0)
+
+
+def test_prepared_tfds_sets_load_without_network(tmp_path, monkeypatch):
+    """Prepares tiny mnist and imagenette copies with tfds (its downloader replaced by local files), then loads
+    them through data_dir: mnist into memory, imagenette as encoded JPEGs with a held-out validation slice."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    mnist_module = pytest.importorskip("tensorflow_datasets.image_classification.mnist")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    written = _idx_set(raw, n_train=12, n_test=5, shape=(28, 28), compress_train=False)
+    for path in raw.glob("*.gz"):  # tfds's downloader hands its generators extracted files.
+        (raw / path.stem).write_bytes(gzip.decompress(path.read_bytes()))
+    wnids = ["n01440764", "n02102040"]
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 4), ("val", 2)):
+        for wnid in wnids:
+            (tmp_path / "imagenette2-160" / split / wnid).mkdir(parents=True)
+            for i in range(n):
+                image = rng.integers(0, 256, (rng.integers(40, 80), rng.integers(40, 80), 3), dtype=np.uint8)
+                path = tmp_path / "imagenette2-160" / split / wnid / f"{wnid}_{i}.JPEG"  # tfds keys on file names
+                tf.io.write_file(str(path), tf.io.encode_jpeg(image))
+    names = {"train_data": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
+             "test_data": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
+
+    def local_files(self, urls):
+        return {key: str(raw / names[key]) for key in urls} if isinstance(urls, dict) else str(tmp_path)
+
+    monkeypatch.setattr(tfds.download.DownloadManager, "download_and_extract", local_files)
+    monkeypatch.setattr(mnist_module, "_TRAIN_EXAMPLES", 12)
+    monkeypatch.setattr(mnist_module, "_TEST_EXAMPLES", 5)
+    tfds_dir = tmp_path / "tfds"
+    for name in ("mnist", "imagenette/160px-v2"):
+        tfds.builder(name, data_dir=str(tfds_dir)).download_and_prepare()
+
+    splits, info = data.load_splits({"name": "mnist", "data_dir": str(tfds_dir)}, seed=0)
+    assert info.source.startswith("tfds:mnist/") and info.num_examples["train"] == 12
+    # tfds stores examples in its own order; compare as sets of (image, label).
+    key = lambda images, labels: sorted(zip(images.reshape(len(images), -1).sum(1).tolist(), labels))
+    assert key(*splits["train"]) == key(written["train"][0].astype(np.int64), written["train"][1])
+
+    splits, info = data.load_splits({"name": "imagenette/160px-v2", "data_dir": str(tfds_dir),
+                                     "validation_split": 0.25}, seed=0)
+    assert info.num_classes == 10 and info.class_names[:2] == wnids and info.image_shape == (None, None, 3)
+    assert info.num_examples == {"train": 6, "validation": 2, "test": 4}
+    train = data.make_pipeline(splits["train"], info, batch_size=3, training=True, seed=0, image_size=32,
+                               augment={"random_resized_crop": True, "randaugment": {"magnitude": 7}})
+    assert [tuple(x.shape) for x, _ in train] == [(3, 32, 32, 3)] * 2
+    test = data.make_pipeline(splits["test"], info, batch_size=3, training=False, seed=0, image_size=32)
+    labels = np.concatenate([y.numpy().argmax(1) for _, y in test])
+    assert sorted(labels.tolist()) == [0, 0, 1, 1]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Config errors
+
+
+@pytest.mark.parametrize("config, match", [
+    ({"name": "cifar10", "batch": 3}, r"Unknown data_config key\(s\) \['batch'\]. Allowed keys"),
+    ({"name": "imagenet"}, "Unknown dataset name 'imagenet'"),
+    ({"name": "cifar10", "validation_split": 5000}, "fraction in"),
+    ({"name": "cifar10", "download": "yes"}, "True or False"),
+    ({"name": "cifar10", "path": "/x"}, "only used with name='folder'"),
+    ({"name": "synthetic", "synthetic": {"size": 3}}, "Unknown data_config\\['synthetic'\\] key"),
+])
+def test_bad_data_config(config, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        data.load_splits(config, seed=0)
+
+
+@pytest.mark.parametrize("augment, match", [
+    ({"random_flip": True}, r"Unknown augment key\(s\) \['random_flip'\]"),
+    ({"random_crop": -1}, "non-negative int"),
+    ({"randaugment": {"magnitude": 15}}, r"\[0, 10\]"),
+    ({"randaugment": {"magnitude": 7, "m": 1}}, "Unknown augment\\['randaugment'\\] key"),
+    ({"cutmix_alpha": 2.0}, r"\(0, 1\]"),
+    ({"repeated_augmentation": 1.5}, "repeat count"),
+])
+def test_bad_augment_config(augment, match):
+    splits, info = _synthetic()
+    with pytest.raises(ValueError, match=match):
+        data.make_pipeline(splits["train"], info, batch_size=4, training=True, seed=0, augment=augment)
+
+
+def test_mixing_needs_one_hot():
+    splits, info = _synthetic()
+    with pytest.raises(ValueError, match="one_hot=True"):
+        data.make_pipeline(splits["train"], info, batch_size=4, training=True, seed=0, one_hot=False,
+                           augment={"mixup_alpha": 0.2})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pipelines
+
+FULL_AUGMENT = {"random_crop": 2, "horizontal_flip": True, "randaugment": {"magnitude": 9, "magnitude_std": 0.5},
+                "mixup_alpha": 0.2, "cutmix_alpha": 1.0, "repeated_augmentation": 2}
+
+
+@pytest.mark.parametrize("augment", [None, FULL_AUGMENT], ids=["plain", "full"])
+def test_training_pipeline_is_deterministic(augment):
+    splits, info = _synthetic()
+    make = lambda seed: data.make_pipeline(splits["train"], info, batch_size=8, training=True,
+                                           seed=seed, augment=augment)
+    epochs = lambda dataset: [np.concatenate([x.numpy() for x, _ in dataset]) for _ in range(2)]
+    (epoch1, epoch2), (replay1, replay2) = epochs(make(0)), epochs(make(0))
+    np.testing.assert_array_equal(epoch1, replay1)
+    np.testing.assert_array_equal(epoch2, replay2)
+    assert not np.array_equal(epoch1, epoch2)  # a new epoch reshuffles (and re-augments)
+    other_seed = next(iter(make(1)))[0].numpy()
+    assert not np.array_equal(other_seed, epoch1[:8])
+
+
+def test_repeated_stream_replays_identically():
+    splits, info = _synthetic()
+    augment = {"random_crop": 2, "horizontal_flip": True, "mixup_alpha": 0.2, "repeated_augmentation": 2}
+    runs = []
+    for _ in range(2):
+        dataset = data.make_pipeline(splits["train"], info, batch_size=8, training=True, seed=5, repeat=True,
+                                     augment=augment)
+        runs.append([(x.numpy(), y.numpy()) for x, y in dataset.take(12)])  # 2.4 epochs of 5 batches
+    for (x1, y1), (x2, y2) in zip(*runs):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+
+
+def test_pipeline_shapes_dtypes_and_labels():
+    splits, info = _synthetic(shape=(8, 8, 1))
+    x, y = next(iter(data.make_pipeline(splits["train"], info, batch_size=8, training=True, seed=0)))
+    assert x.shape == (8, 8, 8, 1) and x.dtype == tf.float32
+    assert y.shape == (8, 4) and y.dtype == tf.float32
+    np.testing.assert_array_equal(y.numpy().sum(1), np.ones(8))
+    x, y = next(iter(data.make_pipeline(splits["train"], info, batch_size=8, training=False, seed=0,
+                                        one_hot=False, channels=3, image_size=12)))
+    assert x.shape == (8, 12, 12, 3) and y.dtype == tf.int32
+    np.testing.assert_array_equal(y.numpy(), splits["train"][1][:8])
+    train = data.make_pipeline(splits["train"], info, batch_size=16, training=True, seed=0)
+    assert len(list(train)) == data.steps_per_epoch(info, "train", 16, drop_remainder=True) == 2
+    evaluation = data.make_pipeline(splits["train"], info, batch_size=16, training=False, seed=0)
+    assert len(list(evaluation)) == data.steps_per_epoch(info, "train", 16, drop_remainder=False) == 3
+
+
+@pytest.mark.parametrize("augment", [
+    {"random_crop": 4, "horizontal_flip": True},
+    {"randaugment": {"magnitude": 10, "num_ops": 3}},
+    {"randaugment": {"magnitude": 7, "implementation": "keras"}},
+    {"mixup_alpha": 0.4},
+    {"cutmix_alpha": 1.0},
+    {"random_resized_crop": {"scale": (0.25, 1.0)}, "mixup_alpha": 0.2, "cutmix_alpha": 0.5},
+], ids=["crop_flip", "randaugment", "keras_randaugment", "mixup", "cutmix", "rrc_mix"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_augmentations_keep_shape_and_range(augment, channels):
+    splits, info = _synthetic(shape=(16, 16, channels))
+    dataset = data.make_pipeline(splits["train"], info, batch_size=8, training=True, seed=0, augment=augment)
+    plain = data.make_pipeline(splits["train"], info, batch_size=8, training=True, seed=0)
+    for (x, y), (x0, _) in zip(dataset.take(2), plain.take(2)):
+        assert x.shape == (8, 16, 16, channels) and x.dtype == tf.float32
+        assert 0.0 <= float(tf.reduce_min(x)) and float(tf.reduce_max(x)) <= 255.0
+        np.testing.assert_allclose(y.numpy().sum(1), 1.0, rtol=1e-5)
+        assert not np.array_equal(x.numpy(), x0.numpy())
+    if "mixup_alpha" in augment or "cutmix_alpha" in augment:
+        assert np.any((y.numpy() > 0) & (y.numpy() < 1))  # labels really mixed
+
+
+def test_eval_pipeline_covers_every_example_once_in_order():
+    source, info = _indexed(37)
+    for _ in range(2):
+        dataset = data.make_pipeline(source, info, batch_size=8, training=False, seed=0, augment=FULL_AUGMENT)
+        batches = list(dataset)
+        assert [len(y) for _, y in batches] == [8, 8, 8, 8, 5]
+        images = np.concatenate([x.numpy() for x, _ in batches])
+        np.testing.assert_array_equal(images, source[0].astype(np.float32))
+
+
+def test_training_epoch_is_a_permutation():
+    source, info = _indexed(37)
+    dataset = data.make_pipeline(source, info, batch_size=8, training=True, seed=0, drop_remainder=False)
+    ids = np.concatenate([x.numpy()[:, 0, 0, 0] for x, _ in dataset]).astype(int)
+    assert sorted(ids) == list(range(37)) and list(ids) != list(range(37))
+
+
+def test_repeated_augmentation_keeps_epoch_length():
+    source, info = _indexed(30)
+    dataset = data.make_pipeline(source, info, batch_size=10, training=True, seed=0,
+                                 augment={"repeated_augmentation": 3})
+    assert dataset.cardinality().numpy() == 3
+    ids = np.concatenate([x.numpy()[:, 0, 0, 0] for x, _ in dataset]).astype(int)
+    assert len(ids) == 30
+    assert sorted(np.bincount(ids)[np.bincount(ids) > 0]) == [3] * 10  # 10 images, each 3 times
+
+
+def test_steps_per_epoch_errors():
+    _, info = _synthetic(n_train=10)
+    assert data.steps_per_epoch(info, "train", 3, drop_remainder=True) == 3
+    assert data.steps_per_epoch(info, "train", 3, drop_remainder=False) == 4
+    with pytest.raises(ValueError, match="Unknown split 'val'"):
+        data.steps_per_epoch(info, "val", 3, True)
+
+
+def test_rand_augment_ops_keep_shape_and_range():
+    image = tf.constant(np.random.default_rng(0).integers(0, 256, (9, 11, 3)), tf.float32)
+    for name, op in data.RAND_AUGMENT_OPS.items():
+        for level, sign in ((0.0, 1.0), (1.0, -1.0), (0.7, 1.0)):
+            out = op(image, tf.constant(level), tf.constant(sign))
+            assert out.shape == image.shape, name
+            assert 0 <= float(tf.reduce_min(out)) and float(tf.reduce_max(out)) <= 255.0 + 1e-3, name
+    # Level 0 leaves the enhance and geometric ops as they were.
+    for name in ("Rotate", "ShearX", "TranslateYRel", "BrightnessIncreasing", "ColorIncreasing"):
+        np.testing.assert_allclose(data.RAND_AUGMENT_OPS[name](image, 0.0, 1.0), image, atol=1e-3, err_msg=name)
