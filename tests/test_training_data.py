@@ -296,7 +296,7 @@ def test_download_without_network_fails_fast(tmp_path, monkeypatch):
     assert "cifar-10-batches-py" in str(caught.value)  # still says where to put the data
 
 
-def test_prepared_tfds_copy_is_found(tmp_path, monkeypatch):
+def test_unprepared_tfds_copy_is_reported(tmp_path):
     """A tfds directory that is not prepared is reported, not downloaded into."""
     (tmp_path / "cifar10" / "3.0.2").mkdir(parents=True)
     with pytest.raises(data.DataNotFoundError, match="not prepared"):

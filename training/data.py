@@ -375,7 +375,7 @@ def _load_known(name, base, data_dir, download, validation_split):
         for directory in _unique(candidates):
             found = _find_idx_files(directory)
             if isinstance(found, str):
-                looked.append((directory, found))
+                looked.append((directory, f"IDX files: {found}"))
                 continue
             arrays = {split: _read_idx_split(*found[split], num_classes=known.num_classes) for split in found}
             return arrays, _info(base, f"idx:{directory}", known, arrays["train"][0].shape[1:])
@@ -383,7 +383,7 @@ def _load_known(name, base, data_dir, download, validation_split):
             for npz in _unique(([os.path.join(data_dir, "mnist.npz")] if data_dir else [])
                                + [os.path.join(keras_dir, "mnist.npz")]):
                 if not os.path.isfile(npz):
-                    looked.append((npz, "no such file"))
+                    looked.append((npz, "Keras mnist.npz: no such file"))
                     continue
                 arrays = _read_mnist_npz(npz)
                 return arrays, _info(base, f"npz:{npz}", known, arrays["train"][0].shape[1:])
@@ -394,7 +394,7 @@ def _load_known(name, base, data_dir, download, validation_split):
         for directory in _unique(candidates):
             missing = _missing_cifar_files(directory, base)
             if missing:
-                looked.append((directory, missing))
+                looked.append((directory, f"CIFAR python batches: {missing}"))
                 continue
             arrays, class_names = _read_cifar_dir(directory, base)
             return arrays, _info(base, f"cifar-python:{directory}", known, (32, 32, 3), class_names)
@@ -471,7 +471,7 @@ def _find_idx_files(directory):
         missing += [stem + "[.gz]" for stem, path in zip(stems, paths) if path is None]
         found[split] = tuple(paths)
     if len(missing) == 4:
-        return "no IDX files"
+        return "none there"
     if missing:
         return f"incomplete IDX set, missing {missing}"
     return found
@@ -572,7 +572,7 @@ def _missing_cifar_files(directory, base):
     train, test, _, _, _ = _cifar_files(base)
     missing = [f for f in train + test if not os.path.isfile(os.path.join(directory, f))]
     if len(missing) == len(train + test):
-        return "no CIFAR python batches"
+        return "none there"
     return f"incomplete, missing {missing}" if missing else None
 
 
@@ -621,7 +621,7 @@ def _read_cifar_dir(directory, base):
 def _find_prepared_tfds(name, base, dirs, looked):
     for directory in dirs:
         if not os.path.isdir(os.path.join(directory, base)):
-            looked.append((os.path.join(directory, base), "no tensorflow-datasets copy"))
+            looked.append((os.path.join(directory, base), "tensorflow-datasets: no such directory"))
             continue
         tfds = _import_tfds()
         builder = tfds.builder(name, data_dir=directory)
@@ -994,6 +994,13 @@ def make_pipeline(source, info: DatasetInfo, *, batch_size: int, training: bool,
     Returns:
         tf.data.Dataset of `(float32 (B, H, W, C) in [0, 255], labels)`.
 
+    Replaying a stream: a pipeline's random state carries on from one iterator to the next of the same
+    object (each iteration reshuffles; the Keras MixUp/CutMix/RandAugment layers keep a seed state), so a
+    fresh `make_pipeline(...)` with the same arguments followed by `.skip(n)` reproduces elements n, n+1, ...
+    of a fresh run exactly, while `.skip(n)` on an object that was already iterated does not. `skip` still
+    computes (decodes and augments) every skipped element; to restart at an epoch boundary cheaply, build one
+    finite pipeline per epoch with an epoch-derived seed (e.g. `seed=1000 * seed + epoch`).
+
     Example:
 
     ```python
@@ -1139,7 +1146,8 @@ def _encoded_elements(source, info, aug, *, training, seed, image_size, channels
         deterministic = 1.0
 
     def decode(content, label):
-        image = _decode(tf.io.read_file(content) if source.from_files else content, channels)
+        # Decoded to RGB first: GIF and BMP decoders accept no channels=1; validation decoded the same way.
+        image = _to_channels(_decode(tf.io.read_file(content) if source.from_files else content, 3), channels)
         if deterministic is not None:
             image = _resize_center_crop(image, image_size, deterministic)
             image = tf.saturate_cast(tf.round(image), tf.uint8)
@@ -1187,7 +1195,7 @@ def _resize_center_crop(image, size, fraction):
     image = tf.image.resize(image, tf.stack([new_h, new_w]), antialias=True)
     top, left = (new_h - size) // 2, (new_w - size) // 2
     image = image[top:top + size, left:left + size]
-    image.set_shape([size, size, None])
+    image.set_shape([size, size, image.shape[-1]])
     return image
 
 

@@ -131,8 +131,16 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     if splits.get("validation") is not None:
         val_ds = data_lib.make_pipeline(splits["validation"], info, batch_size=eval_batch, training=False,
                                         seed=config.seed, image_size=eval_size)
-    test_ds = data_lib.make_pipeline(splits["test"], info, batch_size=eval_batch, training=False, seed=config.seed,
-                                     image_size=eval_size)
+    # The final evaluation: the test split, or the validation split for data without one (an image folder
+    # without `test_path`).
+    eval_split = "test" if splits.get("test") is not None else "validation"
+    if splits.get(eval_split) is None:
+        raise TrainingError(
+            f"{info.name} has no test split and no validation split to evaluate on: set data.test_path (image "
+            "folders) or data.validation_split."
+        )
+    test_ds = data_lib.make_pipeline(splits[eval_split], info, batch_size=eval_batch, training=False,
+                                     seed=config.seed, image_size=eval_size)
     input_shape = _input_shape(info, image_size, eval_size)
 
     with scope:
@@ -229,6 +237,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     if replicas["is_chief"]:
         export_keras(export_model, export_dir, metadata, overwrite=True)
     summary = {
+        "evaluated_on": eval_split,
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
         "train_seconds": round(train_seconds, 1),
