@@ -88,7 +88,10 @@ class CrashBackup(keras.callbacks.Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.every_steps and self._step() % self.every_steps == 0:
+        # `>=` rather than `%`: with steps_per_execution > 1 this runs only every few steps.
+        step = self._step()
+        if self.every_steps and step - getattr(self, "_last_saved", 0) >= self.every_steps:
+            self._last_saved = step - step % self.every_steps
             self.save(self._epoch)
 
     def on_epoch_end(self, epoch, logs=None):
