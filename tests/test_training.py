@@ -181,3 +181,46 @@ def test_training_app_on_jax_with_data_parallel_over_two_devices(tmp_path):
     assert run.returncode == 0, out[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["replicas"] == 2 and summary["steps"] == 3
+
+
+def test_training_app_with_two_workers_on_localhost(tmp_path):
+    """The whole app (callbacks, backups, export) under MultiWorkerMirroredStrategy: two processes on
+    127.0.0.1 finish with identical weights; only the chief exports."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(2)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    # Synchronized BatchNorm: with per-replica BN the (non-trainable) moving statistics are each worker's
+    # own; everything else is identical either way.
+    recipe = _recipe_file(tmp_path, ["epochs=2", "steps_per_epoch=3", "deterministic=False", "sync_batch_norm=True"])
+    runs = [
+        _run_cli([str(recipe), "--workdir", str(tmp_path / "run"), "--name", "mw", "--strategy", "multi_worker"],
+                 env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
+        for i in range(2)
+    ]
+    try:
+        outputs = [run.communicate(timeout=300)[0] for run in runs]
+    finally:
+        for run in runs:
+            run.kill()
+    assert [run.returncode for run in runs] == [0, 0], "\n".join(out[-2000:] for out in outputs)
+    import h5py
+
+    def arrays(path):
+        found = []
+        with h5py.File(path) as f:
+            f.visititems(lambda n, o: found.append((n, o[()])) if isinstance(o, h5py.Dataset) else None)
+        return found
+
+    a = arrays(tmp_path / "run" / "final.weights.h5")
+    b = arrays(tmp_path / "run" / "worker-1" / "final.weights.h5")
+    assert [n for n, _ in a] == [n for n, _ in b]
+    for (_, x), (_, y) in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert (tmp_path / "exports" / "mw" / "model.keras").is_file()
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["replicas"] == 2

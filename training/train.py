@@ -84,7 +84,6 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     started = time.time()
     workdir = os.path.abspath(os.fspath(workdir))
     _validate(config)
-    check_workdir(workdir, resume)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         import tensorflow as tf
@@ -105,6 +104,11 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         replicas = (distribute.replica_info(distribution) if distribution is not None
                     else {"num_replicas_in_sync": 1, "is_chief": True})
         distribute.check_global_batch(config.batch_size, distribution or 1)
+    if not replicas["is_chief"]:
+        # Multi-worker: every worker trains in lockstep, but only the chief writes the run's files; the
+        # others keep their backups and logs apart so they never write the same file.
+        workdir = os.path.join(workdir, f"worker-{replicas['worker_index']}")
+    check_workdir(workdir, resume)
 
     splits, info = data_lib.load_splits(config.data, seed=config.seed)
     log(f"data: {info.name} from {info.source}: {info.num_examples} ({info.num_classes} classes"
