@@ -1,6 +1,6 @@
 """Quickstart: the keras_resnets public surface in one minute on a CPU.
 
-Run: bash scripts/run.sh   (or, with the package installed: python examples/quickstart.py)
+Run: bash scripts/setup.sh && .venv/bin/python examples/quickstart.py
 """
 
 import os

@@ -1,0 +1,203 @@
+"""The export: SavedModel, LiteRT and ONNX files verified against Keras; metadata; atomicity; the CLI."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnets
+from keras_resnets import export
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAST = dict(benchmark=False, num_verify=16, num_calibration=16)
+
+
+def tiny(family="cifar", **kwargs):
+    """Tiny models of three families, raw pixels in (preprocessing included)."""
+    name, config, shape = {
+        "cifar": ("resnet20", dict(stage_depths=(1, 1, 1), stage_widths=(4, 8, 8), stem_width=4), (16, 16, 3)),
+        "densenet": ("densenet121", dict(block_depths=(1, 1, 1, 1), growth_rate=4, stem_width=8), (32, 32, 3)),
+        "bottleneck": ("resnet50", dict(stage_depths=(1, 1, 1, 1), stage_widths=(4, 4, 8, 8), stem_width=8),
+                       (32, 32, 3)),
+    }[family]
+    return keras_resnets.create_model(name, **config, input_shape=shape, classes=5, include_preprocessing=True,
+                                      **kwargs)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny ResNet trained for a few seconds on separable synthetic data: confident, meaningful top-1."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 512)
+    # Each class is a bright quadrant on a noisy background (raw [0, 255] pixels).
+    images = rng.uniform(0, 60, (512, 16, 16, 1)).astype("float32")
+    for i, c in enumerate(labels):
+        r, col = divmod(int(c), 2)
+        images[i, r * 8:(r + 1) * 8, col * 8:(col + 1) * 8] += 150
+    model = keras_resnets.create_model("resnet20", stage_depths=(1, 1, 1), stage_widths=(4, 8, 8), stem_width=4,
+                                       input_shape=(16, 16, 1), classes=4, include_preprocessing=True,
+                                       bn_momentum=0.5)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(images, labels, batch_size=64, epochs=4, verbose=0)
+    return model, images, labels
+
+
+@pytest.mark.parametrize("family", ["cifar", "densenet", "bottleneck"])
+def test_saved_model_and_float32_parity(tmp_path, family):
+    meta = export.export_model(tiny(family), tmp_path / "out", formats=("saved_model", "float32"), **FAST)
+    for fmt in ("saved_model", "float32"):
+        assert meta["verification"][fmt]["max_abs_diff"] <= 1e-4
+        assert meta["verification"][fmt]["passed"]
+    # Named signature, named input, dynamic batch.
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(tmp_path / "out" / "saved_model")).signatures["serving_default"]
+    spec = serve.structured_input_signature[1]["images"]
+    assert spec.shape.as_list()[0] is None
+    runner = export.LiteRTRunner(tmp_path / "out" / "model_float32.tflite")
+    assert runner.input["shape_signature"][0] == -1
+    x = export.random_images(runner.input["shape"][1:], 3)
+    np.testing.assert_allclose(runner(x), serve(images=tf.constant(x))["probabilities"].numpy(), atol=1e-4)
+
+
+def test_float16_and_dynamic_int8(tmp_path):
+    meta = export.export_model(tiny(), tmp_path / "out", formats=("float16", "dynamic_int8"), **FAST)
+    assert meta["verification"]["float16"]["max_abs_diff"] <= 1e-2
+    dynamic = meta["verification"]["dynamic_int8"]
+    assert dynamic["num_images"] == 16 and np.isfinite(dynamic["max_abs_diff"])
+
+
+@pytest.mark.parametrize("int8_io", ["float32", "uint8"])
+def test_full_int8_agreement_on_trained_model(tmp_path, trained, int8_io):
+    model, images, labels = trained
+    meta = export.export_model(model, tmp_path / "out", formats=("int8",), calibration_images=images[:64],
+                               verify_images=images[256:], verify_labels=labels[256:], num_verify=256,
+                               int8_io=int8_io, benchmark=False)
+    result = meta["verification"]["int8"]
+    assert result["keras_accuracy"] > 0.9, "the test model must be confident for agreement to mean anything"
+    assert result["top1_agreement"] >= 0.99 and result["accuracy_drop"] <= 0.005
+    runner = export.LiteRTRunner(tmp_path / "out" / "model_int8.tflite")
+    assert runner.input["dtype"] == (np.float32 if int8_io == "float32" else np.uint8)
+
+
+def test_onnx_parity(tmp_path):
+    pytest.importorskip("onnxruntime")
+    meta = export.export_model(tiny(), tmp_path / "out", formats=("onnx",), **FAST)
+    assert meta["verification"]["onnx"]["max_abs_diff"] <= 1e-4
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"))
+    assert session.get_inputs()[0].name == "images"
+
+
+def test_metadata_and_benchmark(tmp_path):
+    meta = export.export_model(tiny(), tmp_path / "out", formats=("float32",), class_names=list("abcde"),
+                               metadata={"model": "resnet20"}, threads=(1, 2), benchmark_repeats=3,
+                               num_verify=8)
+    with open(tmp_path / "out" / "metadata.json") as f:
+        written = json.load(f)
+    assert written["model"] == "resnet20" and written["class_names"] == list("abcde")
+    assert written["input_shape"] == [16, 16, 3] and written["channel_order"] == "RGB"
+    assert written["versions"]["tensorflow"] and written["versions"]["keras"] == keras.__version__
+    assert {"model.keras", "model_float32.tflite", "saved_model/saved_model.pb"} <= set(written["files"])
+    for rel, entry in written["files"].items():
+        path = tmp_path / "out" / rel
+        assert entry["bytes"] == os.path.getsize(path) and entry["sha256"] == export.sha256(path)
+    bench = written["litert_benchmark"]["float32"]
+    assert bench["1_threads"]["median_ms"] > 0 and bench["2_threads"]["median_ms"] > 0
+    assert "float32" in export.format_report(meta)
+
+
+def test_preprocessing_is_added_to_a_model_without_it(tmp_path):
+    plain = keras_resnets.create_model("resnet20", stage_depths=(1, 1, 1), stage_widths=(4, 8, 8), stem_width=4,
+                                       input_shape=(16, 16, 3), classes=5)
+    with pytest.raises(ValueError, match="ImagePreprocessing"):
+        export.export_model(plain, tmp_path / "a", formats=(), **FAST)
+    meta = export.export_model(plain, tmp_path / "b", formats=("float32",), preprocessing="tf", **FAST)
+    assert meta["verification"]["float32"]["passed"]
+    x = export.random_images((16, 16, 3), 2)
+    got = export.LiteRTRunner(tmp_path / "b" / "model_float32.tflite")(x)
+    np.testing.assert_allclose(got, plain.predict(x / 127.5 - 1, verbose=0), atol=1e-4)
+
+
+def test_failure_mid_export_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter crashed")
+
+    monkeypatch.setattr(export, "convert_tflite", broken)
+    with pytest.raises(RuntimeError, match="converter crashed"):
+        export.export_model(tiny(), tmp_path / "out", formats=("float32",), **FAST)
+    assert os.listdir(tmp_path) == []
+
+
+def test_missed_target_fails_unless_warn_only(tmp_path, monkeypatch):
+    monkeypatch.setitem(export.TARGETS, "float32", {"max_abs_diff": -1.0})
+    with pytest.raises(export.ExportError, match="float32: max_abs_diff"):
+        export.export_model(tiny(), tmp_path / "out", formats=("float32",), **FAST)
+    assert os.listdir(tmp_path) == []
+    meta = export.export_model(tiny(), tmp_path / "out", formats=("float32",), warn_only=True, **FAST)
+    assert meta["verification_misses"] and not meta["verification"]["float32"]["passed"]
+
+
+def test_existing_dir_needs_overwrite(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        export.export_model(tiny(), tmp_path / "out", formats=(), **FAST)
+    assert os.listdir(tmp_path / "out") == ["keep.txt"]
+    export.export_model(tiny(), tmp_path / "out", formats=(), overwrite=True, **FAST)
+    assert "keep.txt" not in os.listdir(tmp_path / "out")
+
+
+def test_bad_input_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        export.load_keras_model(tmp_path / "missing.keras")
+    (tmp_path / "corrupt.keras").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a valid"):
+        export.load_keras_model(tmp_path / "corrupt.keras")
+    (tmp_path / "model.h5").write_bytes(b"x")
+    with pytest.raises(ValueError, match=".keras"):
+        export.load_keras_model(tmp_path / "model.h5")
+    with pytest.raises(ValueError, match="shape"):
+        np.save(tmp_path / "x.npy", np.zeros((2, 8, 8, 3)))
+        export.load_images(tmp_path / "x.npy", (16, 16, 3))
+    with pytest.raises(ValueError, match="Unknown export formats"):
+        export.export_model(tiny(), tmp_path / "out", formats=("tflite",))
+
+
+def test_cli_and_example_end_to_end(tmp_path):
+    model = tiny()
+    model.save(tmp_path / "model.keras")
+    images = export.random_images((16, 16, 3), 4).astype("uint8")
+    np.save(tmp_path / "images.npy", images)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = tmp_path / "export"
+    cmd = [sys.executable, "-m", "keras_resnets.export", str(tmp_path / "model.keras"), str(out),
+           "--formats", "saved_model,float32,int8", "--class-names", "a,b,c,d,e", "--verify-data",
+           str(tmp_path / "images.npy"), "--num-calibration", "8", "--benchmark-repeats", "2", "--warn-only"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "model_float32.tflite" in os.listdir(out) and "1_threads ms" in done.stdout
+    # Existing directory without --overwrite: non-zero exit and a clear message.
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert again.returncode == 1 and "exists" in again.stderr
+
+    example = [sys.executable, os.path.join(ROOT, "examples", "classify_tflite.py"),
+               str(out / "model_float32.tflite"), str(tmp_path / "images.npy"), "--top", "2"]
+    shown = subprocess.run(example, capture_output=True, text=True, env=env, timeout=60)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shown.stdout.count("\n") >= 4 and any(name in shown.stdout for name in "abcde")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet50", "densenet121", "attention56"])
+def test_full_size_export(tmp_path, name):
+    model = keras_resnets.create_model(name, include_preprocessing=True)
+    meta = export.export_model(model, tmp_path / name, formats=("float32", "float16", "onnx"), num_verify=4,
+                               benchmark_repeats=3)
+    assert all(r["passed"] for r in meta["verification"].values() if isinstance(r, dict))
