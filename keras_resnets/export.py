@@ -112,6 +112,9 @@ def _atomic_dir(out_dir, overwrite):
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; the result is an ordinary directory
         if os.path.exists(out_dir):
             shutil.rmtree(out_dir)
         os.rename(tmp, out_dir)
@@ -402,7 +405,7 @@ def compare(reference, outputs, labels=None) -> dict:
     result = {
         "max_abs_diff": float(np.max(np.abs(outputs - reference))),
         "top1_agreement": float(np.mean(outputs.argmax(-1) == reference.argmax(-1))),
-        "num_images": int(len(reference)),
+        "num_images": len(reference),
     }
     if labels is not None:
         keras_acc = float(np.mean(reference.argmax(-1) == labels))
@@ -565,7 +568,7 @@ def export_model(model, out_dir, *, formats=tuple(FORMATS), metadata=None, class
             "preprocessing": preprocessing_note,
             "class_names": list(class_names) if class_names is not None else None,
             "formats": {fmt: FORMATS[fmt] for fmt in formats},
-            "calibration": {"source": calibration_source, "num_images": int(len(calibration_images))},
+            "calibration": {"source": calibration_source, "num_images": len(calibration_images)},
             "verification": {"source": source, **verification},
             "verification_misses": misses,
             "litert_benchmark": benchmarks,
@@ -674,7 +677,7 @@ def main(argv=None) -> int:
         preprocessing = "none" if args.preprocessing == "none" else "auto"
 
     input_shape = model.input_shape[1:]
-    load = lambda path, n: None if path is None else load_images(path, input_shape, n)  # noqa: E731
+    load = lambda path, n: None if path is None else load_images(path, input_shape, n)
     meta = export_model(
         model, args.out_dir, formats=[f.strip() for f in args.formats.split(",") if f.strip()],
         metadata=metadata, class_names=class_names, preprocessing=preprocessing,

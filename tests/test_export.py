@@ -11,17 +11,19 @@ import pytest
 
 import keras_resnets
 from keras_resnets import export
+from tests.tiny_models import TINY
+from tests.tiny_models import build as build_tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FAST = dict(benchmark=False, num_verify=16, num_calibration=16)
+FAST = {"benchmark": False, "num_verify": 16, "num_calibration": 16}
 
 
 def tiny(family="cifar", **kwargs):
     """Tiny models of three families, raw pixels in (preprocessing included)."""
     name, config, shape = {
-        "cifar": ("resnet20", dict(stage_depths=(1, 1, 1), stage_widths=(4, 8, 8), stem_width=4), (16, 16, 3)),
-        "densenet": ("densenet121", dict(block_depths=(1, 1, 1, 1), growth_rate=4, stem_width=8), (32, 32, 3)),
-        "bottleneck": ("resnet50", dict(stage_depths=(1, 1, 1, 1), stage_widths=(4, 4, 8, 8), stem_width=8),
+        "cifar": ("resnet20", {"stage_depths": (1, 1, 1), "stage_widths": (4, 8, 8), "stem_width": 4}, (16, 16, 3)),
+        "densenet": ("densenet121", {"block_depths": (1, 1, 1, 1), "growth_rate": 4, "stem_width": 8}, (32, 32, 3)),
+        "bottleneck": ("resnet50", {"stage_depths": (1, 1, 1, 1), "stage_widths": (4, 4, 8, 8), "stem_width": 8},
                        (32, 32, 3)),
     }[family]
     return keras_resnets.create_model(name, **config, input_shape=shape, classes=5, include_preprocessing=True,
@@ -47,9 +49,11 @@ def trained():
     return model, images, labels
 
 
-@pytest.mark.parametrize("family", ["cifar", "densenet", "bottleneck"])
-def test_saved_model_and_float32_parity(tmp_path, family):
-    meta = export.export_model(tiny(family), tmp_path / "out", formats=("saved_model", "float32"), **FAST)
+@pytest.mark.parametrize("label", sorted(TINY))
+def test_saved_model_and_float32_parity(tmp_path, label):
+    """Every family (the tiny variant of each, tests/tiny_models.py) exports with parity."""
+    model = build_tiny(label, include_preprocessing=True)
+    meta = export.export_model(model, tmp_path / "out", formats=("saved_model", "float32"), **FAST)
     for fmt in ("saved_model", "float32"):
         assert meta["verification"][fmt]["max_abs_diff"] <= 1e-4
         assert meta["verification"][fmt]["passed"]
@@ -180,16 +184,16 @@ def test_cli_and_example_end_to_end(tmp_path):
     cmd = [sys.executable, "-m", "keras_resnets.export", str(tmp_path / "model.keras"), str(out),
            "--formats", "saved_model,float32,int8", "--class-names", "a,b,c,d,e", "--verify-data",
            str(tmp_path / "images.npy"), "--num-calibration", "8", "--benchmark-repeats", "2", "--warn-only"]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "model_float32.tflite" in os.listdir(out) and "1_threads ms" in done.stdout
     # Existing directory without --overwrite: non-zero exit and a clear message.
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    again = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert again.returncode == 1 and "exists" in again.stderr
 
     example = [sys.executable, os.path.join(ROOT, "examples", "classify_tflite.py"),
                str(out / "model_float32.tflite"), str(tmp_path / "images.npy"), "--top", "2"]
-    shown = subprocess.run(example, capture_output=True, text=True, env=env, timeout=60)
+    shown = subprocess.run(example, check=False, capture_output=True, text=True, env=env, timeout=60)
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert shown.stdout.count("\n") >= 4 and any(name in shown.stdout for name in "abcde")
 
@@ -201,3 +205,29 @@ def test_full_size_export(tmp_path, name):
     meta = export.export_model(model, tmp_path / name, formats=("float32", "float16", "onnx"), num_verify=4,
                                benchmark_repeats=3)
     assert all(r["passed"] for r in meta["verification"].values() if isinstance(r, dict))
+
+
+ARTIFACT = os.path.join(ROOT, "saved_models", "fashion_mnist_resnet20")
+FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+
+
+def test_committed_artifact_is_intact_and_accurate():
+    """The committed Fashion-MNIST ResNet-20: files match metadata; the int8 file classifies real images."""
+    meta = json.load(open(os.path.join(ARTIFACT, "metadata.json")))
+    for name in ("model.keras", "model_int8.tflite"):
+        entry = meta["files"][name]
+        path = os.path.join(ARTIFACT, name)
+        assert os.path.getsize(path) == entry["bytes"] and export.sha256(path) == entry["sha256"]
+    assert meta["verification"]["int8"]["passed"] and len(meta["class_names"]) == 10
+    model = keras.models.load_model(os.path.join(ARTIFACT, "model.keras"))  # safe mode
+    assert model.input_shape == (None, 28, 28, 1)
+    if not os.path.isdir(FASHION_MNIST):
+        pytest.skip("apt-get install dataset-fashion-mnist for the accuracy check")
+    from training.data import read_idx
+
+    images = read_idx(os.path.join(FASHION_MNIST, "t10k-images-idx3-ubyte.gz"))[:300, ..., None].astype("float32")
+    labels = read_idx(os.path.join(FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"))[:300]
+    probabilities = export.LiteRTRunner(os.path.join(ARTIFACT, "model_int8.tflite"))(images)
+    assert np.mean(np.argmax(probabilities, -1) == labels) >= 0.9
+    keras_top1 = np.argmax(model.predict(images, verbose=0), -1)
+    assert np.mean(keras_top1 == np.argmax(probabilities, -1)) >= 0.99

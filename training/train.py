@@ -75,8 +75,10 @@ def build_model(config, input_shape, num_classes, *, classifier_activation=None)
     )
 
 
-def _export_name(config):
-    return config.get("run_name") or config.recipe
+def _run_name(config, workdir):
+    # Default: the workdir's name (runs/<recipe>-<time> from the CLI), so runs never overwrite each other's
+    # exports (nor the committed saved_models/fashion_mnist_resnet20 artifact).
+    return config.get("run_name") or os.path.basename(workdir.rstrip(os.sep))
 
 
 def train_and_evaluate(config, workdir, *, resume=False, log=print):
@@ -171,7 +173,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
             run_meta = json.load(f)
         log(f"resumed from {state['path']} (step {state['global_step']})")
     else:
-        run_meta = {"run_id": uuid.uuid4().hex[:12], "run_name": _export_name(config)}
+        run_meta = {"run_id": uuid.uuid4().hex[:12], "run_name": _run_name(config, workdir)}
         with open(run_meta_path, "w") as f:
             json.dump(run_meta, f)
     with open(os.path.join(workdir, "config.json"), "w") as f:
