@@ -25,13 +25,11 @@ Choices, and why:
 
 import argparse
 import contextlib
-import gzip
 import hashlib
 import json
 import os
 import platform
 import shutil
-import struct
 import sys
 import tempfile
 import time
@@ -39,6 +37,8 @@ import zipfile
 
 import keras
 import numpy as np
+
+from keras_resnets.idx import read_idx
 
 # Format name -> file name in the export directory.
 FORMATS = {
@@ -195,14 +195,10 @@ def load_keras_model(path):
 
 
 def _read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path!r} is not an unsigned-byte IDX file.")
-    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    array = read_idx(path)
+    if array.dtype != np.uint8:
+        raise ValueError(f"{path!r} is not an unsigned-byte IDX file (it holds {array.dtype}).")
+    return array
 
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")

@@ -223,7 +223,7 @@ def test_committed_artifact_is_intact_and_accurate():
     assert model.input_shape == (None, 28, 28, 1)
     if not os.path.isdir(FASHION_MNIST):
         pytest.skip("apt-get install dataset-fashion-mnist for the accuracy check")
-    from training.data import read_idx
+    from keras_resnets.idx import read_idx
 
     images = read_idx(os.path.join(FASHION_MNIST, "t10k-images-idx3-ubyte.gz"))[:300, ..., None].astype("float32")
     labels = read_idx(os.path.join(FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"))[:300]

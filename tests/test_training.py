@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from training.config import Config, apply_overrides, apply_smoke, load_recipe
+from training.config import apply_overrides, apply_smoke, load_recipe
 from training.train import TrainingError, train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,6 @@ import time
 import uuid
 
 import keras
-import numpy as np
 
 import keras_resnets
 from keras_resnets.export import export_keras
