@@ -224,3 +224,14 @@ def test_training_app_with_two_workers_on_localhost(tmp_path):
         np.testing.assert_array_equal(x, y)
     assert (tmp_path / "exports" / "mw" / "model.keras").is_file()
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["replicas"] == 2
+
+
+@pytest.mark.parametrize("recipe", ["imagenet_resnet50_rsb_a1", "cifar10_densenet_bc_100_12"])
+def test_recipe_smoke_runs(recipe, tmp_path):
+    """The smoke override runs the recipe's real code path on synthetic data of the recipe's shape (RSB A1:
+    LAMB, thresholded BCE, Mixup/CutMix, RandAugment, repeated augmentation, random-resized crops, stochastic
+    depth, bfloat16, a different test resolution)."""
+    config = apply_overrides(apply_smoke(load_recipe(recipe)),
+                             ["wandb.mode='disabled'", f"export_dir={str(tmp_path / 'exports')!r}"])
+    summary = train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+    assert summary["steps"] == 2 and np.isfinite(summary["test_loss"])

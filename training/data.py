@@ -1009,7 +1009,7 @@ def make_pipeline(source, info: DatasetInfo, *, batch_size: int, training: bool,
 
     if training and aug.randaugment and aug.randaugment["implementation"] == "keras":
         # Stateful (a Keras SeedGenerator): a sequential map keeps its random draws in a fixed order.
-        layer = keras.layers.RandAugment(value_range=(0, 255), num_ops=aug.randaugment["num_ops"],
+        layer = keras.layers.RandAugment(value_range=(0, 255), dtype="float32", num_ops=aug.randaugment["num_ops"],
                                          factor=aug.randaugment["magnitude"] / 10, seed=seed)
         elements = elements.map(lambda image, label: (tf.clip_by_value(layer(image), 0.0, 255.0), label))
 
@@ -1190,9 +1190,11 @@ def _random_resized_crop(image, seed, size, scale, ratio):
 
 def _mix_batches(dataset, aug, seed):
     """MixUp and/or CutMix per batch (one of them, with probability 0.5 each, when both are on)."""
-    mixup = keras.layers.MixUp(alpha=aug.mixup_alpha, seed=seed) if aug.mixup_alpha else None
+    # dtype="float32": the pipeline's images stay float32 whatever the model's (mixed) precision policy.
+    mixup = keras.layers.MixUp(alpha=aug.mixup_alpha, seed=seed, dtype="float32") if aug.mixup_alpha else None
     # factor=(alpha, alpha): a single number would draw alpha itself uniformly from [0, factor].
-    cutmix = keras.layers.CutMix(factor=(aug.cutmix_alpha, aug.cutmix_alpha), seed=seed) if aug.cutmix_alpha else None
+    cutmix = (keras.layers.CutMix(factor=(aug.cutmix_alpha, aug.cutmix_alpha), seed=seed, dtype="float32")
+              if aug.cutmix_alpha else None)
 
     def apply(layer, images, labels):
         out = layer({"images": images, "labels": labels}, training=True)
