@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.virtual_devices import TWO_CPU_DEVICES
 from training.config import apply_overrides, apply_smoke, load_recipe
 from training.train import TrainingError, train_and_evaluate
 
@@ -175,8 +176,7 @@ def test_existing_backup_needs_resume(tmp_path):
 def test_training_app_on_jax_with_data_parallel_over_two_devices(tmp_path):
     recipe = _recipe_file(tmp_path, ["epochs=1", "steps_per_epoch=3", "deterministic=False"])
     run = _run_cli([str(recipe), "--workdir", str(tmp_path / "run")],
-                   env={"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
-                        "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+                   env={"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": TWO_CPU_DEVICES})
     out, _ = run.communicate(timeout=600)
     assert run.returncode == 0, out[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.virtual_devices import TWO_CPU_DEVICES
 from training import distribute
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,7 +188,7 @@ def test_mirrored_two_cpus_matches_single_device_with_sync_batch_norm(tmp_path):
 
 def test_jax_data_parallel_two_host_devices(tmp_path):
     pytest.importorskip("jax")
-    env = _clean_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    env = _clean_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XLA_FLAGS=TWO_CPU_DEVICES)
     [(code, output)] = _run_processes([([sys.executable, str(WORKERS / "jax_data_parallel.py")], env)], tmp_path)
     assert code == 0, output[-6000:]
     result = _result_line(output)
