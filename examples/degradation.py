@@ -1,0 +1,154 @@
+"""The degradation problem (He et al. 2015, Figure 6), on a CPU: deeper plain networks train worse; residual
+ones do not.
+
+Trains plain-20, plain-56, ResNet-20 and ResNet-56 (the CIFAR 6n+2 family; each plain net is its ResNet
+without shortcuts) with the same recipe, side by side, and plots their training error (thin) and test error
+(bold) against iterations: plain nets on the left, ResNets on the right, like the paper's figure.
+
+    python examples/degradation.py --train-size 10000 --epochs 3 --out runs/degradation
+    python examples/degradation.py --dataset cifar10 --epochs 30     # where CIFAR-10 is on disk
+
+The recipe is the paper's (SGD momentum 0.9, batch 128, learning rate 0.1, weight decay 1e-4, flips) with a
+cosine decay over the short schedule instead of the paper's steps at 32k/48k iterations. Fashion-MNIST comes
+from the Debian package dataset-fashion-mnist; CIFAR-10 from a local copy (see training/data.py: nothing is
+downloaded here). Writes `degradation.json` (the curves and final errors), `degradation.png` and, with
+`--save-models`, each trained model as `<name>.keras` (for `python -m keras_resnets.visualize`).
+"""
+
+import argparse
+import json
+import os
+import time
+
+import keras
+import numpy as np
+
+import keras_resnets
+from training.data import load_splits
+
+
+class ErrorCurve(keras.callbacks.Callback):
+    """Training error over every `every` steps (training mode, as it trains) and test error at epoch ends."""
+
+    def __init__(self, test, every):
+        super().__init__()
+        self.test, self.every = test, every
+        self.train, self.test_errors, self.step, self._window = [], [], 0, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_hits = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Keras logs the epoch's running accuracy; times the steps so far it is the epoch's hit count.
+        self.step += 1
+        hits = logs["accuracy"] * (batch + 1)
+        self._window.append(hits - self._epoch_hits)
+        self._epoch_hits = hits
+        if len(self._window) == self.every:
+            self.train.append((self.step, 1.0 - float(np.mean(self._window))))
+            self._window = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        images, labels = self.test
+        predictions = self.model.predict(images, batch_size=500, verbose=0).argmax(-1)
+        self.test_errors.append((self.step, float((predictions != labels).mean())))
+
+
+def train_one(depth, residual, data, args):
+    (x_train, y_train), (x_test, y_test), shape, classes = data
+    keras.utils.set_random_seed(args.seed)  # every model starts from the same seed
+    model = keras_resnets.CIFARResNet(depth, shortcut="zero_pad" if residual else "none", input_shape=shape,
+                                      classes=classes)
+    name = model.name  # "resnet20", "plain56", ...
+    steps = args.epochs * (len(x_train) // args.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=steps)
+    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9, weight_decay=args.weight_decay),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    augment = keras.layers.RandomFlip("horizontal", seed=args.seed)
+    curve = ErrorCurve((x_test, y_test), every=args.log_every)
+    start = time.perf_counter()
+    for epoch in range(args.epochs):
+        flipped = keras.ops.convert_to_numpy(augment(x_train, training=True))
+        model.fit(flipped, y_train, batch_size=args.batch_size, epochs=epoch + 1, initial_epoch=epoch,
+                  shuffle=True, callbacks=[curve], verbose=0)
+        print(f"  {name} epoch {epoch + 1}/{args.epochs}: test error {curve.test_errors[-1][1]:.4f}", flush=True)
+    seconds = time.perf_counter() - start
+    train_predictions = model.predict(x_train, batch_size=500, verbose=0).argmax(-1)
+    if args.save_models:
+        model.save(os.path.join(args.out, f"{name}.keras"))
+    return {
+        "model": name, "params": model.count_params(), "seconds": round(seconds, 1),
+        "train_curve": curve.train, "test_curve": curve.test_errors,
+        "final_train_error": float((train_predictions != y_train).mean()),  # inference mode, no augmentation
+        "final_test_error": curve.test_errors[-1][1],
+    }
+
+
+def plot(results, path, title):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    axes = figure.subplots(1, 2, sharey=True)
+    for result in results:
+        ax = axes[0] if result["model"].startswith("plain") else axes[1]
+        steps, errors = zip(*result["train_curve"]) if result["train_curve"] else ((), ())
+        line, = ax.plot(steps, 100 * np.asarray(errors), lw=0.8, alpha=0.8)
+        test_steps, test_errors = zip(*result["test_curve"])
+        ax.plot(test_steps, 100 * np.asarray(test_errors), lw=2.2, marker="o", color=line.get_color(),
+                label=f"{result['model']} (test {100 * result['final_test_error']:.1f}%)")
+    for ax, kind in zip(axes, ("plain networks", "residual networks")):
+        ax.set_title(kind)
+        ax.set_xlabel("iterations (batches of 128)")
+        ax.set_ylabel("error (%)  thin: training, bold: test")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    figure.suptitle(title)
+    figure.savefig(path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="fashion_mnist", choices=["fashion_mnist", "cifar10"])
+    parser.add_argument("--depths", default="20,56", help="comma-separated 6n+2 depths (default: 20,56)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--train-size", type=int, default=None, help="use the first N training images")
+    parser.add_argument("--test-size", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--log-every", type=int, default=10, help="steps per point of the training curve")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/degradation")
+    parser.add_argument("--save-models", action="store_true")
+    args = parser.parse_args()
+    depths = [int(d) for d in args.depths.split(",")]
+    if any(d < 8 or (d - 2) % 6 for d in depths) or args.epochs < 1:
+        parser.error(f"--depths must be 6n+2 (8, 14, 20, ...) and --epochs >= 1. Received: {args.depths}, "
+                     f"{args.epochs}")
+
+    splits, info = load_splits({"name": args.dataset}, seed=args.seed)
+    (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
+    keep = min(args.train_size or len(x_train), len(x_train)) // args.batch_size * args.batch_size  # full batches
+    x_train, y_train = x_train[:keep].astype("float32"), y_train[:keep]
+    x_test, y_test = x_test[:args.test_size].astype("float32"), y_test[:args.test_size]
+    data = ((x_train, y_train), (x_test, y_test), x_train.shape[1:], info.num_classes)
+    os.makedirs(args.out, exist_ok=True)
+    print(f"{args.dataset}: {len(x_train)} training / {len(x_test)} test images, {args.epochs} epochs")
+
+    results = []
+    for residual in (False, True):
+        for depth in depths:
+            results.append(train_one(depth, residual, data, args))
+            r = results[-1]
+            print(f"{r['model']:>9}: training error {100 * r['final_train_error']:.2f}%, "
+                  f"test error {100 * r['final_test_error']:.2f}%  ({r['seconds']:.0f} s)", flush=True)
+    with open(os.path.join(args.out, "degradation.json"), "w") as f:
+        json.dump({"args": vars(args), "results": results}, f, indent=1)
+    plot(results, os.path.join(args.out, "degradation.png"),
+         f"Degradation on {args.dataset} ({len(x_train)} images, {args.epochs} epochs): "
+         "deeper plain nets train worse, deeper ResNets do not")
+    print(f"Wrote {args.out}/degradation.json and degradation.png")
+
+
+if __name__ == "__main__":
+    main()
