@@ -147,8 +147,8 @@ def main():
     with open(os.path.join(args.out, "degradation.json"), "w") as f:
         json.dump({"args": vars(args), "results": results}, f, indent=1)
     plot(results, os.path.join(args.out, "degradation.png"),
-         f"Degradation on {args.dataset} ({len(x_train)} images, {args.epochs} epochs): "
-         "deeper plain nets train worse, deeper ResNets do not")
+         f"Plain networks and their residual twins on {args.dataset} "
+         f"({len(x_train)} training images, {args.epochs} epochs, the same recipe)")
     print(f"Wrote {args.out}/degradation.json and degradation.png")
 
 

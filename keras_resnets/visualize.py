@@ -70,7 +70,7 @@ def _check_images(model, images):
     Takes a batch `(N, H, W, C)`, one image `(H, W, C)`, and for one-channel models also `(N, H, W)` or
     `(H, W)` (the channel axis is added)."""
     images = np.asarray(images)
-    if not (np.issubdtype(images.dtype, np.number) or images.dtype == bool):
+    if not np.issubdtype(images.dtype, np.number):
         raise TypeError(f"`images` must be a numeric array. Received dtype {images.dtype}.")
     expected = tuple(model.input_shape[1:])
     fits = lambda shape: len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, shape))
@@ -243,8 +243,12 @@ def _logits_fn(model):
     """(pre-logit tensor, fn mapping it to logits): the softmax of the head is undone for Grad-CAM."""
     last = model.layers[-1]
     if isinstance(last, keras.layers.Dense) and keras.activations.serialize(last.activation) not in ("linear", None):
-        return last.input, lambda h: keras.ops.add(keras.ops.matmul(h, last.kernel), last.bias) \
-            if last.use_bias else keras.ops.matmul(h, last.kernel)
+
+        def logits(h):  # the Dense layer without its activation (float32, as under mixed precision)
+            z = keras.ops.matmul(keras.ops.cast(h, "float32"), keras.ops.cast(last.kernel, "float32"))
+            return keras.ops.add(z, keras.ops.cast(last.bias, "float32")) if last.use_bias else z
+
+        return last.input, logits
     if isinstance(last, keras.layers.Activation) and keras.activations.serialize(last.activation) == "softmax":
         return last.input, lambda h: h
     if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
@@ -696,18 +700,26 @@ def plot_lesions(study, path, contrast=None, labels=("residual", "plain"), title
 
 
 def plot_attention_masks(images, masks, path, title=None, alpha=0.55):
-    """Each image, then its soft mask of every attention module overlaid."""
+    """Each image, then its soft mask of every attention module overlaid.
+
+    The channel-mean masks of a module span a narrow band of [0, 1], so each module's colours run from its
+    own minimum to its maximum over the images shown (the range is in the column title)."""
     images = _nhwc(np.asarray(images))
     count, modules = len(images), len(masks)
     figure = _figure(1.9 * (modules + 1) + 0.8, 2.0 * count + 0.6)
     axes = figure.subplots(count, modules + 1, squeeze=False)
     shown = None
+    for column, (name, mask) in enumerate(masks.items(), start=1):
+        low, high = float(mask[:count].min()), float(mask[:count].max())
+        for i in range(count):
+            heading = f"{name.removesuffix('_mask_sigmoid')}\nM in [{low:.2f}, {high:.2f}]" if i == 0 else ""
+            _show_image(axes[i, column], images[i], heading)
+            shown = axes[i, column].imshow((mask[i] - low) / max(high - low, _EPS), cmap="jet", alpha=alpha,
+                                           vmin=0, vmax=1)
     for i in range(count):
         _show_image(axes[i, 0], images[i], f"image {i}")
-        for ax, (name, mask) in zip(axes[i, 1:], masks.items()):
-            _show_image(ax, images[i], name.removesuffix("_mask_sigmoid") if i == 0 else "")
-            shown = ax.imshow(mask[i], cmap="jet", alpha=alpha, vmin=0, vmax=1)
-    figure.colorbar(shown, ax=axes[:, 1:].ravel().tolist(), shrink=0.8, label="soft mask M(x) (0-1, channel mean)")
+    figure.colorbar(shown, ax=axes[:, 1:].ravel().tolist(), shrink=0.8,
+                    label="soft mask M(x), channel mean (0 = module's min, 1 = max)")
     figure.suptitle(title or "Residual Attention: soft masks of each module")
     return _save(figure, path)
 
