@@ -69,6 +69,7 @@ from keras import layers, ops
 from keras_resnets import _common
 from keras_resnets._common import Body, channel_axis
 from keras_resnets._registry import register_family
+from keras_resnets.layers import BatchNormalization
 
 STEMS = ("imagenet", "cifar")
 _BOTTLENECK_RATIO = 4  # inner width = output width / 4, as in the official model.
@@ -173,7 +174,7 @@ class _Norm:
     momentum: float
 
     def bn_relu(self, x, name):
-        x = layers.BatchNormalization(
+        x = BatchNormalization(
             axis=channel_axis(), epsilon=self.epsilon, momentum=self.momentum, name=f"{name}_bn"
         )(x)
         return layers.Activation("relu", name=f"{name}_relu")(x)

@@ -24,7 +24,7 @@ from keras import layers
 from keras_resnets import _common
 from keras_resnets._common import Body, channel_axis
 from keras_resnets._registry import register_family
-from keras_resnets.layers import ConcatBatchNormReLU
+from keras_resnets.layers import BatchNormalization, ConcatBatchNormReLU
 
 # File hashes as published in keras.applications (keras/src/applications/densenet.py).
 _KERAS_HASHES = {
@@ -41,7 +41,7 @@ def _weights(key):
 
 
 def _bn(x, name, momentum):
-    return layers.BatchNormalization(axis=channel_axis(), epsilon=_EPSILON, momentum=momentum, name=name)(x)
+    return BatchNormalization(axis=channel_axis(), epsilon=_EPSILON, momentum=momentum, name=name)(x)
 
 
 def _norm_relu(features, name, memory_efficient, momentum):

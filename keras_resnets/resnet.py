@@ -34,7 +34,7 @@ from keras import layers
 from keras_resnets import _common
 from keras_resnets._common import Body, channel_axis
 from keras_resnets._registry import create_model, register_family
-from keras_resnets.layers import StochasticDepth, ZeroPadShortcut
+from keras_resnets.layers import BatchNormalization, StochasticDepth, ZeroPadShortcut
 
 # File hashes as published in keras.applications (keras/src/applications/resnet.py).
 _KERAS_HASHES = {
@@ -92,7 +92,7 @@ class _Conv:
         )(x)
 
     def bn(self, x, name, zero_init=False):
-        return layers.BatchNormalization(
+        return BatchNormalization(
             axis=channel_axis(),
             epsilon=self.bn_epsilon,
             momentum=self.bn_momentum,

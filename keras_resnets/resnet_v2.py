@@ -14,14 +14,14 @@ from keras import layers
 from keras_resnets import _common
 from keras_resnets._common import Body, channel_axis
 from keras_resnets._registry import register_family
-from keras_resnets.layers import StochasticDepth
+from keras_resnets.layers import BatchNormalization, StochasticDepth
 from keras_resnets.resnet import keras_applications_weights
 
 _EPSILON = 1.001e-5
 
 
 def _bn_relu(x, name, momentum):
-    x = layers.BatchNormalization(axis=channel_axis(), epsilon=_EPSILON, momentum=momentum, name=f"{name}_bn")(x)
+    x = BatchNormalization(axis=channel_axis(), epsilon=_EPSILON, momentum=momentum, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 

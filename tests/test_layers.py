@@ -2,10 +2,11 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import keras_resnets
-from keras_resnets.layers import StochasticDepth, ZeroPadShortcut
+from keras_resnets.layers import BatchNormalization, StochasticDepth, ZeroPadShortcut
 
 
 def test_zero_pad_shortcut_subsamples_and_pads(rng):
@@ -93,3 +94,57 @@ def test_memory_efficient_densenet_matches_plain_outputs_gradients_and_statistic
         np.testing.assert_allclose(b, a, atol=1e-5)
     for a, b in zip(plain.non_trainable_weights, efficient.non_trainable_weights):
         np.testing.assert_allclose(b, a, atol=1e-6)  # moving statistics updated once, identically
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_fused_batch_normalization_equals_the_keras_layer(rng, training, policy):
+    # Same outputs, input and weight gradients, and moving-average update as keras.layers.BatchNormalization
+    # (whose unfused ops it replaces on TensorFlow), in training and inference, float32 and mixed precision.
+    x = tf.constant(rng.normal(2.0, 3.0, (8, 5, 5, 7)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=x.shape).astype("float32"))
+    kwargs = dict(momentum=0.9, epsilon=1e-3, dtype=keras.DTypePolicy(policy))
+    theirs, ours = keras.layers.BatchNormalization(**kwargs), BatchNormalization(**kwargs)
+    theirs.build(x.shape)
+    ours.build(x.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in theirs.weights]
+    weights[3] = np.abs(weights[3]) + 0.1  # a variance
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    results = []
+    for layer in (theirs, ours):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=training)
+            loss = tf.reduce_sum(tf.cast(y, "float32") * upstream)
+        grads = tape.gradient(loss, [x, *layer.trainable_weights])
+        results.append((y, grads, layer.get_weights()))
+    tol = 1e-5 if policy == "float32" else 1e-2
+    (y_a, g_a, w_a), (y_b, g_b, w_b) = results
+    assert y_a.dtype == y_b.dtype
+    np.testing.assert_allclose(np.asarray(y_b, "float32"), np.asarray(y_a, "float32"), atol=tol * 10, rtol=tol)
+    for a, b in zip(g_a, g_b):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=tol * 10, rtol=tol)
+    for a, b in zip(w_a, w_b):
+        np.testing.assert_allclose(b, a, atol=1e-6, rtol=1e-5)
+    if training:
+        assert not np.allclose(w_b[2], weights[2])  # the moving mean moved
+
+
+def test_fused_batch_normalization_falls_back_where_it_cannot_fuse(rng):
+    # channels_first, rank 2 and renorm take the Keras path and still work.
+    for layer, shape in ((BatchNormalization(axis=1), (4, 3, 5, 5)), (BatchNormalization(), (6, 3)),
+                         (BatchNormalization(renorm=True), (2, 4, 4, 3))):
+        x = rng.normal(size=shape).astype("float32")
+        assert not layer._fusable(tf.constant(x), None, training=True)
+        y = np.asarray(layer(x, training=True))
+        assert y.shape == shape and np.isfinite(y).all()
+
+
+def test_fused_batch_normalization_round_trips_and_is_used_by_the_models():
+    model = keras_resnets.create_model("resnet20", input_shape=(16, 16, 3), classes=4)
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert bns and all(type(layer) is BatchNormalization for layer in bns)
+    layer = BatchNormalization(momentum=0.8, epsilon=2e-5, name="bn")
+    clone = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert type(clone) is BatchNormalization and clone.get_config() == layer.get_config()

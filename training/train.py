@@ -183,6 +183,9 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
                       tags=config.wandb.tags) if replicas["is_chief"] else Tracker("disabled", workdir=workdir,
                       project=None, entity=None, name=None, run_id=None, config=None, tags=())
     monitor = "val_accuracy" if val_ds is not None else "accuracy"
+    # eval_test_each_epoch: with no validation split, evaluate the test split after every epoch so the history
+    # has a test-accuracy curve (time-to-accuracy); Keras logs it as val_*, and it never picks a checkpoint.
+    epoch_eval_ds = val_ds if val_ds is not None else (test_ds if config.get("eval_test_each_epoch") else None)
     best_path = os.path.join(workdir, "best.keras")
     callbacks = [
         ThroughputLogger(config.batch_size),
@@ -204,12 +207,12 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         if step_in_epoch:
             # Finish the interrupted epoch from exactly where the backup left the data stream.
             model.fit(train_stream(done), initial_epoch=epoch, epochs=epoch + 1,
-                      steps_per_epoch=steps_per_epoch - step_in_epoch, validation_data=val_ds,
+                      steps_per_epoch=steps_per_epoch - step_in_epoch, validation_data=epoch_eval_ds,
                       callbacks=callbacks, verbose=2, shuffle=False)
             epoch += 1
         if epoch < config.epochs:
             model.fit(train_stream(epoch * steps_per_epoch), initial_epoch=epoch, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-                      validation_data=val_ds, callbacks=callbacks, verbose=2, shuffle=False)
+                      validation_data=epoch_eval_ds, callbacks=callbacks, verbose=2, shuffle=False)
         exit_code = 0
     except RuntimeError as err:
         if "NaN" in str(err) or "nan" in str(err):

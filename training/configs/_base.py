@@ -15,6 +15,8 @@ Keys:
         (binary targets = mixed targets > threshold, as in "ResNet strikes back").
     precision: float32 | mixed_float16 | mixed_bfloat16. strategy: see training/distribute.py.
     sync_batch_norm, jit_compile, steps_per_execution, seed, deterministic (TF op determinism).
+    eval_test_each_epoch: with no validation split, evaluate the test split after every epoch (logged as
+        val_accuracy in history.csv and W&B, for time-to-accuracy curves; never used to pick a checkpoint).
     backup_every_steps: how often the crash backup is written (also at every epoch end).
     wandb: mode (auto | online | offline | disabled; auto = online when an API key is configured),
         project, entity, tags.
@@ -68,6 +70,7 @@ def base_config() -> Config:
         steps_per_execution=1,
         seed=0,
         deterministic=False,
+        eval_test_each_epoch=False,
         backup_every_steps=200,
         wandb=dict(mode="auto", project="keras_resnets", entity=None, tags=[]),
         export_dir="saved_models",

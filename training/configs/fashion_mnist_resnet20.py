@@ -24,5 +24,7 @@ def get_config():
     config.optimizer.weight_decay = 5e-4
     config.schedule = Config(name="cosine", decay_epochs=[], decay_factor=0.1, warmup_epochs=0.3,
                              warmup_learning_rate=0.01)
+    # A test-accuracy curve in history.csv / W&B (time to 92% and 94%); the final model is the last epoch's.
+    config.eval_test_each_epoch = True
     config.smoke = Config({"epochs": 1, "steps_per_epoch": 3, "batch_size": 16})
     return config

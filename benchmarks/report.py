@@ -1,0 +1,227 @@
+"""Turns the runner's results into `results.json`, `RESULTS.md` and small PNG plots (written atomically)."""
+
+import json
+import os
+import tempfile
+
+
+def _fmt(value, digits=1):
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _range(s, digits=1, scale=1.0):
+    if not s or s.get("median") is None:
+        return f"n/a ({s.get('error', 'not measured')})" if s else "n/a"
+    if s["n"] == 1:
+        return _fmt(s["median"] * scale, digits)
+    return f"{_fmt(s['median'] * scale, digits)} ({_fmt(s['min'] * scale, digits)}-{_fmt(s['max'] * scale, digits)})"
+
+
+def _atomic_write(path, text):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def markdown(results) -> str:
+    m = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {m['date']} on {m.get('cpu', 'an unknown CPU')}, {m['cpus']} cores, Python {m['python']}, "
+        f"{results['rounds']} interleaved round(s) per comparison{' (QUICK MODE: tiny sizes, not a measurement)' if results['quick'] else ''}.",
+        f"Command: `{results['command']}`. Medians over rounds, with the range in brackets.",
+        "",
+    ]
+    for note in results.get("notes", []):
+        lines += [f"> {note}", ""]
+    cases = results["cases"]
+    ceiling = cases.get("ceiling", {}).get("gflops")
+    if "ceiling" in cases:
+        c = cases["ceiling"]
+        lines += ["## The machine's ceiling", "",
+                  "| backend | numpy GFLOP/s | backend GFLOP/s |", "|---|---|---|"]
+        for backend in ("tensorflow", "jax"):
+            for r in c.get(backend, []):
+                if "error" in r:
+                    lines.append(f"| {backend} | n/a | {r['error']} |")
+                else:
+                    lines.append(f"| {backend} | {_fmt(r['numpy']['gflops'])} | {_fmt(r[backend]['gflops'])} |")
+        lines += ["", f"Single-precision matrix multiply ({c.get('tensorflow', [{}])[0].get('n', '?')}^2), best: "
+                  f"**{_fmt(ceiling)} GFLOP/s**.", ""]
+    if "inference" in cases:
+        c = cases["inference"]
+        lines += ["## Inference: ResNet50", "",
+                  f"Batch {c['batch_size']} at {c['image_size']}x{c['image_size']}, images/s; GFLOP/s achieved and its "
+                  "fraction of the ceiling.", "",
+                  "| setting | keras_resnets | keras.applications | ratio | keras_resnets GFLOP/s | of ceiling |",
+                  "|---|---|---|---|---|---|"]
+        for mode, entry in c["modes"].items():
+            ours = stat_of(entry, "keras_resnets")
+            gflops = _median_of(entry["runs"]["keras_resnets"], "gflops")
+            frac = gflops / ceiling if gflops and ceiling else None
+            lines.append(f"| {mode} | {_range(ours)} | {_range(stat_of(entry, 'keras.applications'))} | "
+                         f"{_range(entry['ratio'], 2)} | {_fmt(gflops)} | {_fmt(frac, 2)} |")
+        lines.append("")
+    if "training" in cases:
+        c = cases["training"]
+        lines += ["## Training throughput", "",
+                  "Images/s of whole epochs after the first (which traces and compiles), data pipeline included. "
+                  f"PyTorch: {c.get('torch_version') or 'not installed (pass --torch-python)'}.", ""]
+        for name, entry in c.items():
+            if not isinstance(entry, dict) or "stats" not in entry:
+                continue
+            lines += [f"### {name}", "", "| candidate | images/s |", "|---|---|"]
+            for label, s in entry["stats"].items():
+                lines.append(f"| {label} | {_range(s)} |")
+            lines += ["", "| ratio | median (range) |", "|---|---|"]
+            for label, r in entry["ratios"].items():
+                lines.append(f"| {label} | {_range(r, 2)} |")
+            lines.append("")
+    if "training" in cases:
+        lines += ["![training throughput](plots/training.png)", ""]
+    if "litert" in cases:
+        lines += ["## LiteRT latency at batch 1", "", "| model | export | format | size | 1 thread ms | 2 threads ms |",
+                  "|---|---|---|---|---|---|"]
+        for name, entry in cases["litert"].items():
+            if not isinstance(entry, dict) or name == "seconds":
+                continue
+            for who, r in entry.items():
+                if "error" in r:
+                    lines.append(f"| {name} | {who} | n/a | | {r['error']} | |")
+                    continue
+                for fmt in ("float32", "float16", "int8"):
+                    if fmt in r:
+                        f = r[fmt]
+                        lines.append(f"| {name} | {who} | {fmt} | {f['size_bytes'] / 2**20:.2f} MiB | "
+                                     f"{_fmt(f.get('1_threads', {}).get('median_ms'), 2)} | "
+                                     f"{_fmt(f.get('2_threads', {}).get('median_ms'), 2)} |")
+        lines.append("")
+    if "memory" in cases:
+        c = cases["memory"]
+        s = c["setup"]
+        lines += [f"## Training memory: {s['model']}", "",
+                  f"Batch {s['batch_size']} at {s['image_size']}x{s['image_size']}, `train_on_batch`; peak resident "
+                  "memory of the whole process.", "", "| model | peak RSS MiB | step s |", "|---|---|---|"]
+        for label, st in c["stats"].items():
+            lines.append(f"| {label} | {_range(st['peak_rss_mib'], 0)} | {_range(st['step_s'], 2)} |")
+        lines += ["", "| ratio | peak RSS | step time |", "|---|---|---|"]
+        for label, r in c["ratios"].items():
+            lines.append(f"| {label} | {_range(r['peak_rss'], 2)} | {_range(r['step_time'], 2)} |")
+        lines.append("")
+    if "pipeline" in cases:
+        lines += ["## Input pipeline alone", "", "| pipeline | images/s |", "|---|---|"]
+        for label, entry in cases["pipeline"].items():
+            if isinstance(entry, dict) and "stats" in entry:
+                lines.append(f"| {label} | {_range(entry['stats'], 0)} |")
+        lines.append("")
+    if "scaling" in cases:
+        c = cases["scaling"]
+        lines += ["## How cost grows", "", "Training step time (`train_on_batch`, median of repeats) and peak memory.",
+                  "", "| what | value | step s | images/s | peak RSS MiB |", "|---|---|---|---|---|"]
+        for what in ("depth", "batch_size", "resolution"):
+            for value, r in c[what].items():
+                lines.append(f"| ResNet {what} | {value} | {_fmt(r.get('median_s'), 3)} | "
+                             f"{_fmt(r.get('images_per_second'))} | {_fmt(r.get('peak_rss_mib'), 0)} |")
+        for depth, pair in c["densenet_depth"].items():
+            for kind, r in pair.items():
+                lines.append(f"| DenseNet-BC depth ({kind}) | {depth} | {_fmt(r.get('median_s'), 3)} | "
+                             f"{_fmt(r.get('images_per_second'))} | {_fmt(r.get('peak_rss_mib'), 0)} |")
+        lines += ["", "![scaling](plots/scaling.png)", ""]
+    if "time_to_accuracy" in cases:
+        lines += ["## Time to accuracy (Fashion-MNIST)", "", "| run | minutes to 92% | minutes to 94% | final | epochs |",
+                  "|---|---|---|---|---|"]
+        for run, r in cases["time_to_accuracy"].items():
+            if not isinstance(r, dict):
+                continue
+            if "error" in r:
+                lines.append(f"| {run} | {r['error']} | | | |")
+            else:
+                lines.append(f"| {run} | {_fmt(r['minutes_to']['0.92'])} | {_fmt(r['minutes_to']['0.94'])} | "
+                             f"{_fmt(r['final_accuracy'], 4)} | {r['epochs']} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def stat_of(entry, label):
+    return entry["stats"][label]
+
+
+def _median_of(runs, key):
+    values = sorted(r[key] for r in runs if key in r)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+
+
+def plots(results, out_dir):
+    """Small PNGs: training throughput and the scaling curves. Needs matplotlib (the `viz` extra)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    written = []
+    os.makedirs(out_dir, exist_ok=True)
+    cases = results["cases"]
+    if "scaling" in cases:
+        c = cases["scaling"]
+        fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
+        for ax, what, xlabel in zip(axes[:3], ("depth", "batch_size", "resolution"),
+                                    ("ResNet depth (batch 128, 32 px)", "batch size (ResNet-20, 32 px)",
+                                     "resolution (ResNet-20, batch 32)")):
+            xs = [int(k) for k, r in c[what].items() if "median_s" in r]
+            ys = [c[what][k]["median_s"] for k in c[what] if "median_s" in c[what][k]]
+            ax.plot(xs, ys, "o-")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("train step, s")
+            ax.grid(alpha=0.3)
+        ax = axes[3]
+        for kind in ("plain", "memory_efficient"):
+            pts = [(int(d), pair[kind]["peak_rss_mib"]) for d, pair in c["densenet_depth"].items()
+                   if "peak_rss_mib" in pair.get(kind, {})]
+            if pts:
+                ax.plot(*zip(*pts), "o-", label=kind)
+        ax.set_xlabel("DenseNet-BC depth (batch 64, 32 px)")
+        ax.set_ylabel("peak RSS, MiB")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        written.append(_save(fig, os.path.join(out_dir, "scaling.png")))
+        plt.close(fig)
+    if "training" in cases:
+        entries = {k: v for k, v in cases["training"].items() if isinstance(v, dict) and "stats" in v}
+        if entries:
+            fig, axes = plt.subplots(1, len(entries), figsize=(6 * len(entries), 3.2), squeeze=False)
+            for ax, (name, entry) in zip(axes[0], entries.items()):
+                labels = list(entry["stats"])
+                medians = [entry["stats"][k]["median"] or 0 for k in labels]
+                lows = [m - (entry["stats"][k]["min"] or m) for k, m in zip(labels, medians)]
+                highs = [(entry["stats"][k]["max"] or m) - m for k, m in zip(labels, medians)]
+                ax.barh(labels, medians, xerr=[lows, highs], color="tab:blue")
+                ax.set_xlabel("images/s")
+                ax.set_title(name)
+            fig.tight_layout()
+            written.append(_save(fig, os.path.join(out_dir, "training.png")))
+            plt.close(fig)
+    return written
+
+
+def _save(fig, path):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, dpi=90)
+    os.replace(tmp, path)
+    return path
+
+
+def write(results, out_dir):
+    _atomic_write(os.path.join(out_dir, "results.json"), json.dumps(results, indent=1, default=str))
+    _atomic_write(os.path.join(out_dir, "RESULTS.md"), markdown(results))
+    plots(results, os.path.join(out_dir, "plots"))

@@ -1,0 +1,393 @@
+"""The benchmark runner: `python -m benchmarks [--quick] [--cases ...] [--out DIR]`.
+
+Every measurement runs in a fresh worker process (benchmarks/worker.py). A comparison runs its
+candidates interleaved, A B C, B C A, C A B, ... for `--rounds` rounds, so that a slow spell of the shared
+machine hits every candidate alike; each worker reports the median of its own repeats after warm-up,
+and the tables give the median over rounds with the range. Ratios are computed per round (the paired
+runs) and summarized the same way. The machine's matrix-multiply ceiling is measured in the same run.
+
+Writes `results.json`, `RESULTS.md` and PNG plots under `--out`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+from benchmarks.worker import RESULT_PREFIX
+
+CASES = ("ceiling", "inference", "training", "litert", "memory", "pipeline", "scaling", "time_to_accuracy")
+
+
+class Context:
+    def __init__(self, args):
+        self.quick = args.quick
+        self.rounds = args.rounds or (1 if args.quick else 3)
+        # The ImageNet-size comparisons (ResNet50 inference and training, DenseNet-121 memory) take minutes
+        # per process; they get their own, smaller, round count.
+        self.big_rounds = 1 if args.quick else (args.big_rounds or 1)
+        self.python = sys.executable
+        self.torch_python = args.torch_python or sys.executable
+        self.timeout = args.timeout
+        self.results = {}
+        self.log = print if not args.quiet else (lambda *a, **k: None)
+        self.runs_dirs = args.runs or []
+        self.inference_settings = [x.strip() for x in (args.inference_settings or "").split(";") if x.strip()]
+
+    def size(self, quick, full):
+        return quick if self.quick else full
+
+
+def run_worker(ctx, spec, *, backend="tensorflow", python=None):
+    """Runs one measurement in a fresh process; returns its result dict or {"error": ...}."""
+    spec = dict(spec, backend=backend)
+    env = dict(os.environ, KERAS_BACKEND=backend if backend != "numpy" else "tensorflow",
+               TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(filter(None, [_root(), os.environ.get("PYTHONPATH")])))
+    # TensorFlow's own default unless the spec asks otherwise (the training package sets it itself, on
+    # import, as its default): results must not depend on the caller's shell.
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    env.update(spec.get("env", {}))
+    command = [python or ctx.python, "-m", "benchmarks.worker", json.dumps(spec)]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=ctx.timeout, cwd=_root())
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {ctx.timeout} s"}
+    for line in done.stdout.splitlines()[::-1]:
+        if line.startswith(RESULT_PREFIX):
+            result = json.loads(line[len(RESULT_PREFIX):])
+            ctx.log(f"    {spec['kind']} {_label(spec)}: {_brief(result)} ({time.perf_counter() - started:.0f} s)")
+            return result
+    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    ctx.log(f"    {spec['kind']} {_label(spec)}: FAILED: {' | '.join(tail)}")
+    return {"error": " | ".join(tail) or f"exit {done.returncode}"}
+
+
+def _root():
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _label(spec):
+    return " ".join(f"{k}={v}" for k, v in spec.items() if k in ("source", "model", "mode", "recipe", "backend"))
+
+
+def _brief(result):
+    for key in ("images_per_second", "gflops"):
+        if key in result:
+            return f"{key} {result[key]:.1f}"
+    return "ok"
+
+
+def interleaved(ctx, candidates: dict, rounds=None) -> dict:
+    """candidates: label -> (spec, backend, python). Returns label -> list of results, one per round."""
+    labels = list(candidates)
+    out = {label: [] for label in labels}
+    for r in range(rounds or ctx.rounds):
+        order = labels[r % len(labels):] + labels[:r % len(labels)]
+        for label in order:
+            spec, backend, python = candidates[label]
+            out[label].append(run_worker(ctx, spec, backend=backend, python=python))
+    return out
+
+
+def _median(values):
+    values = sorted(values)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+
+
+def stat(results, key="images_per_second"):
+    values = [r[key] for r in results if key in r]
+    if not values:
+        errors = [r.get("error") for r in results if "error" in r]
+        return {"median": None, "min": None, "max": None, "n": 0, "error": errors[0] if errors else "no value"}
+    return {"median": _median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def ratio(results_a, results_b, key="images_per_second", invert=False):
+    """Per-round ratios a/b (b/a with invert: for times, lower is better), summarized."""
+    values = []
+    for a, b in zip(results_a, results_b):
+        if key in a and key in b and a[key] and b[key]:
+            values.append(b[key] / a[key] if invert else a[key] / b[key])
+    if not values:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {"median": _median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def torch_available(python) -> str | None:
+    done = subprocess.run([python, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Cases
+
+
+def case_ceiling(ctx):
+    n = ctx.size(256, 2048)
+    section = {}
+    for backend in ("tensorflow", "jax"):
+        section[backend] = [run_worker(ctx, {"kind": "ceiling", "n": n, "repeats": ctx.size(3, 10)}, backend=backend)
+                            for _ in range(ctx.rounds)]
+    values = [r["gflops"] for rs in section.values() for r in rs if "gflops" in r]
+    section["gflops"] = max(values) if values else None
+    return section
+
+
+def case_inference(ctx):
+    size, batch = ctx.size(64, 224), ctx.size(2, 32)
+    base = {"kind": "inference", "model": "resnet50", "image_size": size, "batch_size": batch,
+            "repeats": ctx.size(2, 5), "warmup": ctx.size(1, 2)}
+    settings = {"tensorflow compiled": ("tensorflow", "compiled", {})}
+    if not ctx.quick:
+        settings = {
+            "tensorflow eager": ("tensorflow", "eager", {}),
+            "tensorflow compiled": ("tensorflow", "compiled", {}),
+            "tensorflow XLA": ("tensorflow", "xla", {}),
+            "tensorflow compiled, TF_ENABLE_ONEDNN_OPTS=1": ("tensorflow", "compiled", {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+            "tensorflow XLA, TF_ENABLE_ONEDNN_OPTS=1": ("tensorflow", "xla", {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+        }
+    settings["jax compiled"] = ("jax", "compiled", {})
+    if ctx.inference_settings:
+        unknown = [label for label in ctx.inference_settings if label not in settings]
+        if unknown:
+            raise ValueError(f"unknown --inference-settings {unknown}; allowed: {list(settings)}")
+        settings = {label: settings[label] for label in ctx.inference_settings}
+    section = {"image_size": size, "batch_size": batch, "modes": {}}
+    for label, (backend, mode, env) in settings.items():
+        candidates = {
+            "keras_resnets": (dict(base, source="keras_resnets", model="resnet50", mode=mode, env=env), backend, None),
+            "keras.applications": (dict(base, source="keras_applications", model="ResNet50", mode=mode, env=env),
+                                   backend, None),
+        }
+        section["modes"][label] = _compare(ctx, candidates, "keras_resnets", "keras.applications", rounds=ctx.big_rounds)
+    return section
+
+
+def _compare(ctx, candidates, ours, peer, key="images_per_second", invert=False, rounds=None):
+    runs = interleaved(ctx, candidates, rounds)
+    return {"runs": runs, "stats": {label: stat(rs, key) for label, rs in runs.items()},
+            "ratio": ratio(runs[ours], runs[peer], key, invert=invert), "ours": ours, "peer": peer}
+
+
+def case_training(ctx):
+    section = {}
+    torch_version = torch_available(ctx.torch_python)
+    section["torch_version"] = torch_version
+    setups = [("resnet20", "cifar10_resnet20", 32, 128, ctx.size(3, 20), ctx.size(2, 3), ctx.rounds)]
+    if not ctx.quick:
+        setups.append(("resnet50", "imagenet_resnet50", 224, 32, 2, 3, ctx.big_rounds))
+    for model, recipe, size, batch, steps, epochs, rounds in setups:
+        classes = 10 if model == "resnet20" else 1000
+        batch = ctx.size(16, batch)
+        size = ctx.size(32, size)
+        common = {"model": model, "image_size": size, "batch_size": batch, "steps": steps, "epochs": epochs,
+                  "classes": classes}
+        candidates = {
+            "training package (TF)": (dict(common, kind="train_package", recipe=recipe), "tensorflow", None),
+            "plain Keras fit, defaults (TF)": (dict(common, kind="train_keras_defaults"), "tensorflow", None),
+            "training package (JAX)": (dict(common, kind="train_package", recipe=recipe), "jax", None),
+        }
+        if torch_version:
+            candidates["PyTorch eager, channels_last"] = (dict(common, kind="train_torch"), "numpy", ctx.torch_python)
+        runs = interleaved(ctx, candidates, rounds)
+        entry = {"setup": common | {"recipe": recipe, "rounds": rounds}, "runs": runs,
+                 "stats": {label: stat(rs) for label, rs in runs.items()}, "ratios": {}}
+        ours = "training package (TF)"
+        for peer in candidates:
+            if peer != ours:
+                entry["ratios"][f"{ours} / {peer}"] = ratio(runs[ours], runs[peer])
+        section[f"{model} batch {batch} at {size}"] = entry
+    return section
+
+
+def case_litert(ctx):
+    section = {}
+    setups = [("resnet20", "resnet20", None, 32, 10, "tf")]
+    if not ctx.quick:
+        setups.insert(0, ("resnet50", "resnet50", "ResNet50", 224, 1000, "caffe"))
+    for name, ours, peer, size, classes, preprocessing in setups:
+        base = {"kind": "litert", "image_size": size, "classes": classes, "preprocessing": preprocessing,
+                "repeats": ctx.size(3, 30), "warmup": ctx.size(1, 5), "num_calibration": ctx.size(2, 16),
+                "num_verify": ctx.size(2, 16)}
+        entry = {"ours": run_worker(ctx, dict(base, source="keras_resnets", model=ours))}
+        if peer:
+            entry["keras.applications"] = run_worker(ctx, dict(base, source="keras_applications", model=peer))
+        section[name] = entry
+    return section
+
+
+def case_memory(ctx):
+    size, batch = ctx.size(32, 224), ctx.size(2, 32)
+    base = {"kind": "train_memory", "image_size": size, "batch_size": batch, "repeats": ctx.size(1, 3),
+            "warmup": 1}
+    # Quick mode: a one-layer-per-block DenseNet of the same family on both sides.
+    ours_kwargs = {"block_depths": [1, 1, 1, 1]} if ctx.quick else {}
+    theirs = ("densenet.DenseNet", {"blocks": [1, 1, 1, 1]}) if ctx.quick else ("DenseNet121", {})
+    candidates = {
+        "keras_resnets memory_efficient": (dict(base, source="keras_resnets", model="densenet121",
+                                                model_kwargs=ours_kwargs | {"memory_efficient": True}),
+                                           "tensorflow", None),
+        "keras_resnets": (dict(base, source="keras_resnets", model="densenet121", model_kwargs=ours_kwargs),
+                          "tensorflow", None),
+        "keras.applications": (dict(base, source="keras_applications", model=theirs[0], model_kwargs=theirs[1]),
+                               "tensorflow", None),
+    }
+    runs = interleaved(ctx, candidates, ctx.big_rounds)
+    section = {"setup": {"model": "DenseNet-121", "image_size": size, "batch_size": batch}, "runs": runs,
+               "stats": {label: {"peak_rss_mib": stat(rs, "peak_rss_mib"), "step_s": stat(rs, "median_s")}
+                         for label, rs in runs.items()}}
+    ours = "keras_resnets memory_efficient"
+    section["ratios"] = {
+        f"{ours} / {peer}": {"peak_rss": ratio(runs[ours], runs[peer], "peak_rss_mib"),
+                             "step_time": ratio(runs[ours], runs[peer], "median_s")}
+        for peer in ("keras_resnets", "keras.applications")
+    }
+    return section
+
+
+def case_pipeline(ctx):
+    batch = ctx.size(16, 128)
+    section = {}
+    setups = {
+        "Fashion-MNIST, flip (default recipe)": {"dataset": "fashion_mnist", "augment": {"horizontal_flip": True}},
+        "CIFAR-shaped 32x32x3, pad-crop 4 + flip": {
+            "dataset": "synthetic", "augment": {"random_crop": 4, "horizontal_flip": True},
+            "synthetic": {"num_examples": {"train": ctx.size(256, 10000), "test": 16}, "image_shape": [32, 32, 3],
+                          "num_classes": 10}},
+    }
+    for label, setup in setups.items():
+        spec = dict(setup, kind="pipeline", batch_size=batch, batches=ctx.size(5, 100), repeats=ctx.size(1, 3))
+        section[label] = {"runs": [run_worker(ctx, spec) for _ in range(ctx.rounds)]}
+        section[label]["stats"] = stat(section[label]["runs"])
+    return section
+
+
+def case_scaling(ctx):
+    """Training step time against depth, batch size and resolution; DenseNet memory against depth."""
+    # With the training package's TensorFlow setting (TF_ENABLE_ONEDNN_OPTS=1).
+    base = {"kind": "train_memory", "source": "keras_resnets", "classes": 10, "repeats": ctx.size(1, 5),
+            "warmup": ctx.size(1, 2), "env": {"TF_ENABLE_ONEDNN_OPTS": "1"}}
+    section = {"depth": {}, "batch_size": {}, "resolution": {}, "densenet_depth": {}}
+    for depth in ctx.size((20,), (20, 56, 110)):
+        section["depth"][depth] = run_worker(ctx, dict(base, model=f"resnet{depth}", image_size=32,
+                                                       batch_size=ctx.size(8, 128)))
+    for batch in ctx.size((2, 4), (32, 64, 128, 256)):
+        section["batch_size"][batch] = run_worker(ctx, dict(base, model="resnet20", image_size=32, batch_size=batch))
+    for size in ctx.size((16,), (32, 64, 96, 128)):
+        section["resolution"][size] = run_worker(ctx, dict(base, model="resnet20", image_size=size,
+                                                           batch_size=ctx.size(4, 32)))
+    for blocks in ctx.size((1,), (6, 12, 24)):
+        depth = 6 * blocks + 4  # DenseNet-BC: 3 blocks of `blocks` bottleneck layers (2 convs each) + 4
+        for efficient in (False, True):
+            result = run_worker(ctx, dict(base, model="densenet_bc_100_12", image_size=32,
+                                          batch_size=ctx.size(4, 64),
+                                          model_kwargs={"block_depths": [blocks] * 3, "memory_efficient": efficient}))
+            section["densenet_depth"].setdefault(depth, {})["memory_efficient" if efficient else "plain"] = result
+    return section
+
+
+def case_time_to_accuracy(ctx):
+    """Minutes of training to reach 92% and 94% test accuracy, read from finished runs' history.csv.
+
+    A run records its test accuracy per epoch when it trains with the test split as validation data; its
+    history has `epoch_seconds` (training only). Pass run workdirs with `--runs`.
+    """
+    import csv
+
+    section = {}
+    for workdir in ctx.runs_dirs:
+        history = os.path.join(workdir, "history.csv")
+        if not os.path.exists(history):
+            section[workdir] = {"error": f"no history.csv in {workdir}"}
+            continue
+        with open(history) as f:
+            rows = list(csv.DictReader(f))
+        key = "val_accuracy" if rows and "val_accuracy" in rows[0] else None
+        if key is None:
+            section[workdir] = {"error": "the run has no per-epoch test accuracy (val_accuracy)"}
+            continue
+        elapsed, reached = 0.0, {}
+        for row in rows:
+            elapsed += float(row["epoch_seconds"])
+            for target in (0.92, 0.94):
+                if target not in reached and float(row[key]) >= target:
+                    reached[target] = elapsed / 60
+        section[workdir] = {"minutes_to": {str(t): reached.get(t) for t in (0.92, 0.94)},
+                            "final_accuracy": float(rows[-1][key]), "epochs": len(rows),
+                            "training_minutes": elapsed / 60}
+    return section
+
+
+CASE_FUNCTIONS = {name: globals()[f"case_{name}"] for name in CASES}
+
+
+def machine_facts():
+    import multiprocessing
+
+    facts = {"platform": platform.platform(), "python": platform.python_version(),
+             "cpus": multiprocessing.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    facts["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return facts
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one round: a smoke test (CI runs it)")
+    parser.add_argument("--cases", default=",".join(c for c in CASES if c != "time_to_accuracy"),
+                        help=f"comma-separated, from {', '.join(CASES)}")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per comparison (3; quick: 1)")
+    parser.add_argument("--big-rounds", type=int, default=None,
+                        help="rounds for the ImageNet-size comparisons (1)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: benchmarks/ for a full run, runs/benchmarks-quick for --quick)")
+    parser.add_argument("--torch-python", default=None,
+                        help="a Python with torch for the PyTorch comparison (default: this one, if it has torch)")
+    parser.add_argument("--runs", nargs="*", help="training workdirs for time_to_accuracy")
+    parser.add_argument("--inference-settings", default=None,
+                        help="';'-separated inference rows to run (default: all), e.g. 'tensorflow compiled'")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per worker process")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; allowed: {', '.join(CASES)}")
+    if args.rounds is not None and args.rounds < 1:
+        parser.error(f"--rounds must be >= 1. Received: {args.rounds}")
+    args.cases = cases
+    return args
+
+
+def main(argv=None) -> int:
+    from benchmarks import report
+
+    args = parse_args(argv)
+    default_out = os.path.join(_root(), "runs", "benchmarks-quick") if args.quick else os.path.join(_root(), "benchmarks")
+    out = args.out or default_out
+    os.makedirs(out, exist_ok=True)
+    ctx = Context(args)
+    results = {"machine": machine_facts(), "quick": args.quick, "rounds": ctx.rounds,
+               "command": "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv), "cases": {}}
+    for case in args.cases:
+        ctx.log(f"== {case}")
+        started = time.time()
+        results["cases"][case] = CASE_FUNCTIONS[case](ctx)
+        results["cases"][case]["seconds"] = round(time.time() - started, 1)
+        report.write(results, out)  # after every case, so a long run leaves what it has measured
+    ctx.log(f"wrote {out}/results.json, RESULTS.md and plots")
+    return 0

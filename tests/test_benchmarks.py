@@ -1,0 +1,131 @@
+"""The benchmark suite's own correctness: FLOP counting, each measurement kind on tiny sizes, the runner's
+interleaving and statistics, and a quick end-to-end run that writes JSON, Markdown and plots. (The
+measurements themselves are in benchmarks/RESULTS.md; nothing here times anything against a target.)"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnets
+from benchmarks import report, runner, worker
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_count_flops_is_exact_on_a_small_model():
+    inputs = keras.Input((8, 8, 4))
+    x = keras.layers.Conv2D(6, 3, padding="same")(inputs)  # 8*8 outputs * 3*3*4 * 6 MACs
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", groups=2)(x)  # 4*4 * 3*3*3 * 6
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)  # 4*4 * 3*3 * 6
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(10)(x)  # 6 * 10
+    model = keras.Model(inputs, outputs)
+    macs = 64 * 36 * 6 + 16 * 27 * 6 + 16 * 9 * 6 + 60
+    assert worker.count_flops(model) == 2 * macs
+
+
+def test_count_flops_of_resnet50_matches_the_published_figure():
+    # keras.applications' ResNet50 (stride on the 1x1): 3.86 GMACs at 224, i.e. about 7.7 GFLOPs.
+    flops = worker.count_flops(keras_resnets.ResNet50(weights=None))
+    assert 7.6e9 < flops < 7.9e9
+
+
+def test_ceiling_and_inference_kinds():
+    result = worker.ceiling({"n": 64, "repeats": 2, "warmup": 1, "backend": keras.backend.backend()})
+    assert result["gflops"] > 0 and result["numpy"]["median_s"] > 0
+    spec = {"source": "keras_resnets", "model": "resnet20", "image_size": 16, "batch_size": 2, "classes": 10,
+            "mode": "compiled", "repeats": 2, "warmup": 1}
+    result = worker.inference(spec)
+    assert result["repeats"] == 2 and result["images_per_second"] > 0
+    assert result["flops_per_batch"] == 2 * worker.count_flops(
+        keras_resnets.create_model("resnet20", input_shape=(16, 16, 3), classes=10))
+    with pytest.raises(ValueError, match="mode must be"):
+        worker.inference(dict(spec, mode="fast"))
+    with pytest.raises(ValueError, match="source must be"):
+        worker.build_model("timm", "resnet50", (32, 32, 3))
+
+
+def test_training_kinds_measure_whole_epochs(tmp_path):
+    common = {"model": "resnet20", "image_size": 16, "batch_size": 4, "steps": 2, "epochs": 2, "classes": 10}
+    baseline = worker.train_keras_defaults(common)
+    package = worker.train_package(dict(common, recipe="cifar10_resnet20"))
+    for result in (baseline, package):
+        assert len(result["epoch_images_per_second"]) == 2
+        # The first epoch (tracing) is left out of the median.
+        assert result["images_per_second"] == pytest.approx(result["epoch_images_per_second"][1])
+    assert package["steps_per_execution"] == 1
+    memory = worker.train_memory({"source": "keras_resnets", "model": "resnet20", "image_size": 16, "batch_size": 2,
+                                  "classes": 10, "repeats": 2, "warmup": 1})
+    assert memory["parameters"] == keras_resnets.create_model("resnet20", classes=10).count_params()
+    assert memory["median_s"] > 0
+
+
+def test_pipeline_kind_reads_the_training_pipeline():
+    result = worker.pipeline({"dataset": "synthetic", "batch_size": 8, "batches": 3, "repeats": 2, "warmup": 1,
+                              "augment": {"random_crop": 2, "horizontal_flip": True},
+                              "synthetic": {"num_examples": {"train": 32, "test": 8}, "image_shape": [8, 8, 3],
+                                            "num_classes": 3}})
+    assert result["images_per_second"] > 0 and result["source"] == "synthetic"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is optional (pip install torch)")
+def test_torch_twins_have_the_keras_models_trainable_parameters():
+    from benchmarks import torch_models
+
+    for name, classes in (("resnet20", 10), ("resnet50", 1000)):
+        model = keras_resnets.create_model(name, classes=classes)
+        trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        assert torch_models.count_parameters(torch_models.build(name, classes)) == trainable
+    result = worker.train_torch({"model": "resnet20", "image_size": 16, "batch_size": 4, "steps": 2, "epochs": 2})
+    assert len(result["epoch_images_per_second"]) == 2
+
+
+def test_interleaving_rotates_the_order_and_ratios_are_paired(monkeypatch):
+    calls = []
+
+    def fake_worker(ctx, spec, backend="tensorflow", python=None):
+        calls.append(spec["name"])
+        return {"images_per_second": spec["speed"] * (1 + len(calls) % 2)}
+
+    monkeypatch.setattr(runner, "run_worker", fake_worker)
+    ctx = runner.Context(runner.parse_args(["--rounds", "3", "--quiet"]))
+    runs = runner.interleaved(ctx, {"a": ({"name": "a", "speed": 2.0}, "tensorflow", None),
+                                    "b": ({"name": "b", "speed": 1.0}, "tensorflow", None)})
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert runner.stat(runs["a"])["n"] == 3
+    r = runner.ratio(runs["a"], runs["b"])
+    assert r["n"] == 3 and r["min"] <= r["median"] <= r["max"]
+    assert runner.stat([{"error": "boom"}])["error"] == "boom"
+
+
+def test_runner_rejects_bad_arguments():
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--cases", "inference,warp_speed"])
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--rounds", "0"])
+
+
+def test_quick_run_writes_json_markdown_and_plots(tmp_path):
+    out = tmp_path / "bench"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--cases", "ceiling,pipeline,scaling",
+                           "--out", str(out), "--quiet"], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["quick"] and set(results["cases"]) == {"ceiling", "pipeline", "scaling"}
+    assert results["cases"]["ceiling"]["gflops"] > 0
+    for label, entry in results["cases"]["pipeline"].items():
+        if isinstance(entry, dict):
+            assert entry["stats"]["median"] > 0, label
+    text = (out / "RESULTS.md").read_text()
+    assert "QUICK MODE" in text and "## How cost grows" in text and "## Input pipeline alone" in text
+    assert (out / "plots" / "scaling.png").stat().st_size > 1000
+    # The Markdown renders every case from the JSON alone.
+    assert report.markdown(results) == text
