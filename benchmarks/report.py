@@ -2,6 +2,7 @@
 
 import json
 import os
+import statistics
 import tempfile
 
 
@@ -153,11 +154,8 @@ def stat_of(entry, label):
 
 
 def _median_of(runs, key):
-    values = sorted(r[key] for r in runs if key in r)
-    if not values:
-        return None
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+    values = [r[key] for r in runs if key in r]
+    return statistics.median(values) if values else None
 
 
 def plots(results, out_dir):

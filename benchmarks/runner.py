@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -93,20 +94,12 @@ def interleaved(ctx, candidates: dict, rounds=None) -> dict:
     return out
 
 
-def _median(values):
-    values = sorted(values)
-    if not values:
-        return None
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
-
-
 def stat(results, key="images_per_second"):
     values = [r[key] for r in results if key in r]
     if not values:
         errors = [r.get("error") for r in results if "error" in r]
         return {"median": None, "min": None, "max": None, "n": 0, "error": errors[0] if errors else "no value"}
-    return {"median": _median(values), "min": min(values), "max": max(values), "n": len(values)}
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
 def ratio(results_a, results_b, key="images_per_second", invert=False):
@@ -117,7 +110,7 @@ def ratio(results_a, results_b, key="images_per_second", invert=False):
             values.append(b[key] / a[key] if invert else a[key] / b[key])
     if not values:
         return {"median": None, "min": None, "max": None, "n": 0}
-    return {"median": _median(values), "min": min(values), "max": max(values), "n": len(values)}
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
 def torch_available(python) -> str | None:

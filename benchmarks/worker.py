@@ -12,6 +12,7 @@ Timings are medians of repeats after warm-up; `peak_rss_mib` is the process's pe
 import json
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -31,12 +32,6 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def _median(values):
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
-
-
 def _timed(fn, warmup: int, repeats: int) -> list:
     for _ in range(warmup):
         fn()
@@ -49,7 +44,7 @@ def _timed(fn, warmup: int, repeats: int) -> list:
 
 
 def _summary(times) -> dict:
-    return {"median_s": _median(times), "min_s": min(times), "max_s": max(times), "repeats": len(times)}
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": len(times)}
 
 
 # ----------------------------------------------------------------------------------------------------

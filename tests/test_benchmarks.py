@@ -129,3 +129,24 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path):
     assert (out / "plots" / "scaling.png").stat().st_size > 1000
     # The Markdown renders every case from the JSON alone.
     assert report.markdown(results) == text
+
+
+def test_time_to_accuracy_reads_a_runs_history(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.csv").write_text("epoch,accuracy,epoch_seconds,val_accuracy\n"
+                                     "0,0.80,60.0,0.905\n1,0.90,60.0,0.925\n2,0.92,120.0,0.9405\n3,0.93,60.0,0.939\n")
+    no_curve = tmp_path / "no_curve"
+    no_curve.mkdir()
+    (no_curve / "history.csv").write_text("epoch,accuracy,epoch_seconds\n0,0.8,60.0\n")
+    ctx = runner.Context(runner.parse_args(["--cases", "time_to_accuracy", "--runs", str(run), str(no_curve),
+                                            str(tmp_path / "missing"), "--quiet"]))
+    section = runner.case_time_to_accuracy(ctx)
+    r = section[str(run)]
+    assert r["minutes_to"] == {"0.92": 2.0, "0.94": 4.0}
+    assert r["final_accuracy"] == 0.939 and r["epochs"] == 4 and r["training_minutes"] == 5.0
+    assert "val_accuracy" in section[str(no_curve)]["error"]
+    assert "no history.csv" in section[str(tmp_path / "missing")]["error"]
+    markdown = report.markdown({"machine": runner.machine_facts(), "rounds": 1, "quick": False,
+                               "command": "python -m benchmarks", "cases": {"time_to_accuracy": section}})
+    assert f"| {run} | 2.0 | 4.0 | 0.9390 | 4 |" in markdown

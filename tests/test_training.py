@@ -1,6 +1,7 @@
 """The training application end to end: tiny runs on real Fashion-MNIST (synthetic data where absent),
 crash-resume, NaN stop, W&B offline files and key hygiene, and errors before training starts."""
 
+import csv
 import json
 import os
 import signal
@@ -49,6 +50,22 @@ def test_tiny_end_to_end_run_on_real_fashion_mnist(tmp_path):
     model = keras.models.load_model(export / "model.keras")  # safe mode
     pixels = np.random.default_rng(0).integers(0, 256, (2, 28, 28, 1)).astype("float32")
     np.testing.assert_allclose(model.predict(pixels, verbose=0).sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("each_epoch", [True, False])
+def test_eval_test_each_epoch_records_a_test_accuracy_curve(tmp_path, each_epoch):
+    config = tiny_config(tmp_path, "steps_per_epoch=3", "batch_size=16", "epochs=2",
+                         f"eval_test_each_epoch={each_epoch}")
+    summary = train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+    with open(tmp_path / "run" / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
+    if each_epoch:
+        # The test split after every epoch; the final model is the last epoch's, so its test accuracy is the last row's.
+        assert all(0.0 <= float(row["val_accuracy"]) <= 1.0 for row in rows)
+        assert float(rows[-1]["val_accuracy"]) == pytest.approx(summary["test_accuracy"], abs=1e-6)
+    else:
+        assert "val_accuracy" not in rows[0]
 
 
 def _run_cli(args, env=None, **kwargs):

@@ -1,4 +1,7 @@
-"""Fashion-MNIST ResNet-20, the full schedule: 60 epochs, 2-pixel pad-and-crop plus flips, cosine.
+"""Fashion-MNIST ResNet-20, the full schedule: 30 epochs, 2-pixel pad-and-crop plus flips, cosine.
+
+Thirty epochs (7.5x the default's four) take about 1 h 45 min on 2 CPU cores; README gives the measured
+test accuracy and the time to 92% and 94%.
 
 Run: python -m training fashion_mnist_resnet20_full [--smoke] [--set key=value ...]
 """
@@ -10,6 +13,6 @@ from training.configs import fashion_mnist_resnet20
 def get_config():
     config = fashion_mnist_resnet20.get_config()
     config.augment = Config(random_crop=2, horizontal_flip=True)
-    config.epochs = 60
+    config.epochs = 30
     config.schedule.warmup_epochs = 1.0
     return config
