@@ -138,7 +138,7 @@ def test_time_to_accuracy_reads_a_runs_history(tmp_path):
                                      "0,0.80,60.0,0.905\n1,0.90,60.0,0.925\n2,0.92,120.0,0.9405\n3,0.93,60.0,0.939\n")
     no_curve = tmp_path / "no_curve"
     no_curve.mkdir()
-    (no_curve / "history.csv").write_text("epoch,accuracy,epoch_seconds\n0,0.8,60.0\n")
+    (no_curve / "history.csv").write_text("epoch,accuracy,epoch_seconds,val_accuracy\n0,0.8,60.0,NA\n")
     ctx = runner.Context(runner.parse_args(["--cases", "time_to_accuracy", "--runs", str(run), str(no_curve),
                                             str(tmp_path / "missing"), "--quiet"]))
     section = runner.case_time_to_accuracy(ctx)
