@@ -107,13 +107,17 @@ def markdown(results) -> str:
         c = cases["memory"]
         s = c["setup"]
         lines += [f"## Training memory: {s['model']}", "",
-                  f"Batch {s['batch_size']} at {s['image_size']}x{s['image_size']}, `train_on_batch`; peak resident "
-                  "memory of the whole process.", "", "| model | peak RSS MiB | step s |", "|---|---|---|"]
+                  f"Batch {s['batch_size']} at {s['image_size']}x{s['image_size']}, `train_on_batch`, TensorFlow with "
+                  "oneDNN and its BFC allocator on the CPU: peak of live tensors during a step (TensorFlow's "
+                  "allocator statistics) and peak resident memory of the whole process.", "",
+                  "| model | peak tensors MiB | peak RSS MiB | step s |", "|---|---|---|---|"]
         for label, st in c["stats"].items():
-            lines.append(f"| {label} | {_range(st['peak_rss_mib'], 0)} | {_range(st['step_s'], 2)} |")
-        lines += ["", "| ratio | peak RSS | step time |", "|---|---|---|"]
+            lines.append(f"| {label} | {_range(st.get('peak_tensor_mib', {}), 0)} | {_range(st['peak_rss_mib'], 0)} | "
+                         f"{_range(st['step_s'], 2)} |")
+        lines += ["", "| ratio | peak tensors | peak RSS | step time |", "|---|---|---|---|"]
         for label, r in c["ratios"].items():
-            lines.append(f"| {label} | {_range(r['peak_rss'], 2)} | {_range(r['step_time'], 2)} |")
+            lines.append(f"| {label} | {_range(r.get('peak_tensor', {}), 2)} | {_range(r['peak_rss'], 2)} | "
+                         f"{_range(r['step_time'], 2)} |")
         lines.append("")
     if "pipeline" in cases:
         lines += ["## Input pipeline alone", "", "| pipeline | images/s |", "|---|---|"]
@@ -124,15 +128,13 @@ def markdown(results) -> str:
     if "scaling" in cases:
         c = cases["scaling"]
         lines += ["## How cost grows", "", "Training step time (`train_on_batch`, median of repeats) and peak memory.",
-                  "", "| what | value | step s | images/s | peak RSS MiB |", "|---|---|---|---|---|"]
-        for what in ("depth", "batch_size", "resolution"):
-            for value, r in c[what].items():
-                lines.append(f"| ResNet {what} | {value} | {_fmt(r.get('median_s'), 3)} | "
-                             f"{_fmt(r.get('images_per_second'))} | {_fmt(r.get('peak_rss_mib'), 0)} |")
-        for depth, pair in c["densenet_depth"].items():
-            for kind, r in pair.items():
-                lines.append(f"| DenseNet-BC depth ({kind}) | {depth} | {_fmt(r.get('median_s'), 3)} | "
-                             f"{_fmt(r.get('images_per_second'))} | {_fmt(r.get('peak_rss_mib'), 0)} |")
+                  "", "| what | value | step s | images/s | peak RSS MiB | peak tensors MiB |", "|---|---|---|---|---|---|"]
+        rows = [(f"ResNet {what}", value, r) for what in ("depth", "batch_size", "resolution") for value, r in c[what].items()]
+        rows += [(f"DenseNet-BC depth ({kind})", depth, r) for depth, pair in c["densenet_depth"].items()
+                 for kind, r in pair.items()]
+        for what, value, r in rows:
+            lines.append(f"| {what} | {value} | {_fmt(r.get('median_s'), 3)} | {_fmt(r.get('images_per_second'))} | "
+                         f"{_fmt(r.get('peak_rss_mib'), 0)} | {_fmt(r.get('peak_tensor_mib'), 0)} |")
         lines += ["", "![scaling](plots/scaling.png)", ""]
     if "time_to_accuracy" in cases:
         lines += ["## Time to accuracy (Fashion-MNIST)", "", "| run | minutes to 92% | minutes to 94% | final | epochs |",
@@ -181,13 +183,13 @@ def plots(results, out_dir):
             ax.set_ylabel("train step, s")
             ax.grid(alpha=0.3)
         ax = axes[3]
-        for kind in ("plain", "memory_efficient"):
-            pts = [(int(d), pair[kind]["peak_rss_mib"]) for d, pair in c["densenet_depth"].items()
-                   if "peak_rss_mib" in pair.get(kind, {})]
-            if pts:
-                ax.plot(*zip(*pts), "o-", label=kind)
+        for key, style, what in (("peak_tensor_mib", "o-", "tensors"), ("peak_rss_mib", "s--", "RSS")):
+            for kind, color in (("plain", "tab:blue"), ("memory_efficient", "tab:orange")):
+                pts = [(int(d), pair[kind][key]) for d, pair in c["densenet_depth"].items() if key in pair.get(kind, {})]
+                if pts:
+                    ax.plot(*zip(*pts), style, color=color, label=f"{kind}, {what}")
         ax.set_xlabel("DenseNet-BC depth (batch 64, 32 px)")
-        ax.set_ylabel("peak RSS, MiB")
+        ax.set_ylabel("peak memory, MiB")
         ax.legend()
         ax.grid(alpha=0.3)
         fig.tight_layout()

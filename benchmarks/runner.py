@@ -218,8 +218,10 @@ def case_litert(ctx):
 
 def case_memory(ctx):
     size, batch = ctx.size(32, 224), ctx.size(2, 32)
+    # TensorFlow's BFC allocator on the CPU, so that each process also reports its peak of live tensors
+    # (what memory_efficient changes) next to its peak RSS; oneDNN on, as the training application runs.
     base = {"kind": "train_memory", "image_size": size, "batch_size": batch, "repeats": ctx.size(1, 3),
-            "warmup": 1}
+            "warmup": 1, "env": {"TF_CPU_ALLOCATOR_USE_BFC": "true", "TF_ENABLE_ONEDNN_OPTS": "1"}}
     # Quick mode: a one-layer-per-block DenseNet of the same family on both sides.
     ours_kwargs = {"block_depths": [1, 1, 1, 1]} if ctx.quick else {}
     theirs = ("densenet.DenseNet", {"blocks": [1, 1, 1, 1]}) if ctx.quick else ("DenseNet121", {})
@@ -234,11 +236,13 @@ def case_memory(ctx):
     }
     runs = interleaved(ctx, candidates, ctx.big_rounds)
     section = {"setup": {"model": "DenseNet-121", "image_size": size, "batch_size": batch}, "runs": runs,
-               "stats": {label: {"peak_rss_mib": stat(rs, "peak_rss_mib"), "step_s": stat(rs, "median_s")}
+               "stats": {label: {"peak_rss_mib": stat(rs, "peak_rss_mib"), "peak_tensor_mib": stat(rs, "peak_tensor_mib"),
+                                 "step_s": stat(rs, "median_s")}
                          for label, rs in runs.items()}}
     ours = "keras_resnets memory_efficient"
     section["ratios"] = {
         f"{ours} / {peer}": {"peak_rss": ratio(runs[ours], runs[peer], "peak_rss_mib"),
+                             "peak_tensor": ratio(runs[ours], runs[peer], "peak_tensor_mib"),
                              "step_time": ratio(runs[ours], runs[peer], "median_s")}
         for peer in ("keras_resnets", "keras.applications")
     }
@@ -279,8 +283,10 @@ def case_scaling(ctx):
     for blocks in ctx.size((1,), (6, 12, 24)):
         depth = 6 * blocks + 4  # DenseNet-BC: 3 blocks of `blocks` bottleneck layers (2 convs each) + 4
         for efficient in (False, True):
+            # The BFC allocator, for the peak of live tensors next to RSS (see case_memory).
             result = run_worker(ctx, dict(base, model="densenet_bc_100_12", image_size=32,
                                           batch_size=ctx.size(4, 64),
+                                          env=dict(base["env"], TF_CPU_ALLOCATOR_USE_BFC="true"),
                                           model_kwargs={"block_depths": [blocks] * 3, "memory_efficient": efficient}))
             section["densenet_depth"].setdefault(depth, {})["memory_efficient" if efficient else "plain"] = result
     return section

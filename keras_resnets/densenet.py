@@ -7,8 +7,10 @@ One builder, `build_densenet`; variants differ by config:
   first dense layer's BN-ReLU pre-activates it, as in the paper's CIFAR models).
 - `bottleneck_width`: the 1x1 "B" conv outputs `bottleneck_width * k` channels (4 in the paper).
 - `compression`: transition layers keep `floor(compression * channels)` channels ("C", 0.5).
-- `memory_efficient`: recompute each layer's concat-BN-ReLU in the backward pass (Pleiss et al. 2017)
-  with `ConcatBatchNormReLU`, so training memory grows linearly with depth instead of quadratically.
+- `memory_efficient`: recompute each dense layer (concat-BN-ReLU-1x1 conv-BN-ReLU-3x3 conv, `DenseLayer`)
+  and each transition's concat-BN-ReLU-1x1 conv (`ConcatBatchNormReLU(filters=...)`) in the backward pass
+  (Pleiss et al. 2017), so training memory grows linearly with depth instead of quadratically; each
+  dense layer keeps only its k new channels.
   Same outputs, gradients and weights (in the same order) as the plain form.
 
 Layer names follow keras.applications (`conv2_block1_0_bn`, `pool2_conv`, `bn`), so DenseNet121/169/201
@@ -24,7 +26,7 @@ from keras import layers
 from keras_resnets import _common
 from keras_resnets._common import Body, channel_axis
 from keras_resnets._registry import register_family
-from keras_resnets.layers import BatchNormalization, ConcatBatchNormReLU
+from keras_resnets.layers import BatchNormalization, ConcatBatchNormReLU, DenseLayer
 
 # File hashes as published in keras.applications (keras/src/applications/densenet.py).
 _KERAS_HASHES = {
@@ -44,13 +46,17 @@ def _bn(x, name, momentum):
     return BatchNormalization(axis=channel_axis(), epsilon=_EPSILON, momentum=momentum, name=name)(x)
 
 
-def _norm_relu(features, name, memory_efficient, momentum):
-    """BN-ReLU of the concatenation of `features` (a list of tensors, or one tensor)."""
+def _norm_relu_conv(features, name, conv_name, filters, memory_efficient, momentum):
+    """BN-ReLU-1x1 conv (no bias) of the concatenation of `features` (a list of tensors, or one tensor).
+
+    The memory-efficient form recomputes all of it in the backward pass, keeping only `features` and the
+    (narrow) conv output: the conv's full-width input is not kept either.
+    """
     if memory_efficient:
-        return ConcatBatchNormReLU(axis=channel_axis(), epsilon=_EPSILON, momentum=momentum, name=f"{name}_bn")(
-            features
-        )
-    return layers.Activation("relu", name=f"{name}_relu")(_bn(features, f"{name}_bn", momentum))
+        return ConcatBatchNormReLU(axis=channel_axis(), epsilon=_EPSILON, momentum=momentum, filters=filters,
+                                   conv_name=conv_name, name=f"{name}_bn")(features)
+    x = layers.Activation("relu", name=f"{name}_relu")(_bn(features, f"{name}_bn", momentum))
+    return layers.Conv2D(filters, 1, use_bias=False, name=conv_name)(x)
 
 
 def _join(features, name, memory_efficient):
@@ -62,12 +68,13 @@ def _join(features, name, memory_efficient):
 
 def apply_dense_layer(x, growth_rate, bottleneck_width, name, memory_efficient, momentum):
     """BN-ReLU-1x1 conv (bottleneck), BN-ReLU-3x3 conv producing `growth_rate` new channels."""
-    y = _norm_relu(x, f"{name}_0", memory_efficient, momentum)
-    y = layers.Conv2D(bottleneck_width * growth_rate, 1, use_bias=False, name=f"{name}_1_conv")(y)
+    if memory_efficient:
+        y = DenseLayer(growth_rate, bottleneck_width, axis=channel_axis(), epsilon=_EPSILON, momentum=momentum,
+                       name=name)(x)
+        return x + [y]
+    y = _norm_relu_conv(x, f"{name}_0", f"{name}_1_conv", bottleneck_width * growth_rate, memory_efficient, momentum)
     y = layers.Activation("relu", name=f"{name}_1_relu")(_bn(y, f"{name}_1_bn", momentum))
     y = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
-    if memory_efficient:
-        return x + [y]
     return _join([x, y], f"{name}_concat", memory_efficient)
 
 
@@ -85,8 +92,7 @@ def _channels(x):
 def apply_transition(x, compression, name, memory_efficient, momentum):
     """BN-ReLU-1x1 conv to `compression * channels`, then 2x2 average pooling."""
     filters = int(_channels(x) * compression)
-    x = _norm_relu(x, name, memory_efficient, momentum)
-    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_conv")(x)
+    x = _norm_relu_conv(x, name, f"{name}_conv", filters, memory_efficient, momentum)
     return layers.AveragePooling2D(2, strides=2, name=f"{name}_pool")(x)
 
 

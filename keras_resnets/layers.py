@@ -182,34 +182,78 @@ class StochasticDepth(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
+def _batch_moments(x, axis):
+    """Per-channel mean and (biased, as Keras') variance of `x` in float32."""
+    rank = len(x.shape)
+    return ops.moments(ops.cast(x, "float32"), axes=[i for i in range(rank) if i != axis % rank])
+
+
+def _update_moving_statistics(norm, mean, variance):
+    """The moving-average update of a BatchNormalization layer's statistics (no gradient)."""
+    m = norm.momentum
+    norm.moving_mean.assign(norm.moving_mean * m + ops.stop_gradient(mean) * (1.0 - m))
+    norm.moving_variance.assign(norm.moving_variance * m + ops.stop_gradient(variance) * (1.0 - m))
+
+
+def _normalize_relu(x, norm, mean, variance, axis, dtype):
+    """ReLU(BatchNorm(x)) with the given statistics and `norm`'s gamma, beta and epsilon, computed in float32."""
+    x = ops.cast(x, "float32")
+    shape = [1] * len(x.shape)
+    shape[axis] = -1
+    inv = ops.rsqrt(variance + norm.epsilon) * ops.cast(norm.gamma, "float32")
+    y = (x - ops.reshape(mean, shape)) * ops.reshape(inv, shape) + ops.reshape(ops.cast(norm.beta, "float32"), shape)
+    return ops.cast(ops.relu(y), dtype)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ConcatBatchNormReLU(keras.layers.Layer):
     """Concatenate, BatchNormalization and ReLU as one layer whose activations are recomputed.
 
-    The memory-efficient DenseNet bottleneck (Pleiss et al. 2017, https://arxiv.org/abs/1707.06990):
-    the concatenation of all earlier feature maps and its normalized copy grow quadratically with depth
-    if kept for the backward pass. This layer keeps only its inputs (the individual feature maps, which
-    are kept anyway) and recomputes concat-BN-ReLU in the backward pass with `keras.remat`.
+    The memory-efficient DenseNet's transitions and final normalization (its dense layers are
+    `DenseLayer`; Pleiss et al. 2017, https://arxiv.org/abs/1707.06990): the concatenation of all
+    earlier feature maps and its normalized copy are as wide as everything before them if kept for the
+    backward pass. This layer keeps only its inputs (the individual feature maps, which are kept anyway)
+    and recomputes concat-BN-ReLU in the backward pass with `keras.remat`.
 
-    Numerically it is `Concatenate -> BatchNormalization -> ReLU`, with the same weights in the same
-    order (gamma, beta, moving mean, moving variance) and the same moving-average update, so weights
-    copy between the two forms. The batch statistics are computed per input before the rematerialized
-    part (per-channel moments of a concatenation are the concatenated moments), so the moving averages
-    are updated once, outside the recomputed function.
+    With `filters`, the layer ends with the 1x1 convolution that follows it in a DenseNet (the bottleneck
+    or the transition conv), recomputed as well, as in Pleiss et al. and torchvision: the convolution
+    needs its full-width input for its weight gradient, so keeping the convolution outside would keep
+    that input, a tensor as wide as the concatenation, for every layer (memory quadratic in depth again).
+
+    Numerically it is `Concatenate -> BatchNormalization -> ReLU [-> Conv2D 1x1, no bias]`, with the
+    same weights in the same order (gamma, beta, moving mean, moving variance [, kernel]) and the same
+    moving-average update, so weights copy between the two forms. The batch statistics are computed per
+    input before the rematerialized part (per-channel moments of a concatenation are the concatenated
+    moments), so the moving averages are updated once, outside the recomputed function.
 
     Args:
-        axis: int, the channel axis.
+        axis: int, the channel axis (-1 or 3 for channels_last, 1 for channels_first).
         epsilon: float, BatchNormalization epsilon.
         momentum: float, BatchNormalization momentum.
         rematerialize: bool, recompute in the backward pass (True) or keep activations (False).
+        filters: int or None, output channels of a trailing 1x1 convolution (no bias); None for none.
+        conv_name: str or None, the name of that convolution sublayer (default: this layer's name + "_conv").
     """
 
-    def __init__(self, axis=-1, epsilon=1.001e-5, momentum=0.99, rematerialize=True, **kwargs):
+    def __init__(self, axis=-1, epsilon=1.001e-5, momentum=0.99, rematerialize=True, filters=None, conv_name=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.axis = axis
         self.epsilon = epsilon
         self.momentum = momentum
         self.rematerialize = rematerialize
+        if filters is not None and (isinstance(filters, bool) or not isinstance(filters, int) or filters < 1):
+            raise ValueError(f"`filters` must be a positive int or None. Received: filters={filters!r}")
+        if axis not in (-1, 1, 3):
+            raise ValueError(f"`axis` must be -1 or 3 (channels_last) or 1 (channels_first). Received: axis={axis!r}")
+        self.filters = filters
+        self.conv_name = conv_name
+        self.conv = None
+        if filters is not None:
+            self.conv = keras.layers.Conv2D(
+                filters, 1, use_bias=False, data_format="channels_first" if axis == 1 else "channels_last",
+                name=conv_name or f"{self.name}_conv", dtype=self.dtype_policy,
+            )
 
     def build(self, input_shape):
         if not isinstance(input_shape, (list, tuple)) or not isinstance(input_shape[0], (list, tuple)):
@@ -223,34 +267,24 @@ class ConcatBatchNormReLU(keras.layers.Layer):
         self.moving_variance = self.add_weight(
             shape=(channels,), name="moving_variance", initializer="ones", trainable=False, autocast=False
         )
+        if self.conv is not None:
+            shape = list(input_shape[0])
+            shape[self.axis] = channels
+            self.conv.build(tuple(shape))
         self.built = True
-
-    def _shape(self, rank):
-        shape = [1] * rank
-        shape[self.axis] = -1
-        return shape
 
     def _normalize(self, mean, variance, *features):
         x = features[0] if len(features) == 1 else ops.concatenate(features, axis=self.axis)
-        x = ops.cast(x, "float32")
-        shape = self._shape(len(x.shape))
-        inv = ops.rsqrt(variance + self.epsilon) * ops.cast(self.gamma, "float32")
-        y = (x - ops.reshape(mean, shape)) * ops.reshape(inv, shape) + ops.reshape(
-            ops.cast(self.beta, "float32"), shape
-        )
-        return ops.cast(ops.relu(y), self.compute_dtype)
+        y = _normalize_relu(x, self, mean, variance, self.axis, self.compute_dtype)
+        return y if self.conv is None else self.conv(y)
 
     def call(self, inputs, training=None):
         features = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if training:
-            axes = [i for i in range(len(features[0].shape)) if i != self.axis % len(features[0].shape)]
-            moments = [ops.moments(ops.cast(f, "float32"), axes=axes) for f in features]
+            moments = [_batch_moments(f, self.axis) for f in features]
             mean = ops.concatenate([m for m, _ in moments], axis=0)
             variance = ops.concatenate([v for _, v in moments], axis=0)
-            self.moving_mean.assign(self.moving_mean * self.momentum + ops.stop_gradient(mean) * (1.0 - self.momentum))
-            self.moving_variance.assign(
-                self.moving_variance * self.momentum + ops.stop_gradient(variance) * (1.0 - self.momentum)
-            )
+            _update_moving_statistics(self, mean, variance)
         else:
             mean = ops.cast(self.moving_mean, "float32")
             variance = ops.cast(self.moving_variance, "float32")
@@ -259,14 +293,126 @@ class ConcatBatchNormReLU(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         if not isinstance(input_shape[0], (list, tuple)):
-            return tuple(input_shape)
+            input_shape = [input_shape]
         shape = list(input_shape[0])
-        shape[self.axis] = sum(s[self.axis] for s in input_shape)
+        shape[self.axis] = self.filters or sum(s[self.axis] for s in input_shape)
         return tuple(shape)
 
     def get_config(self):
         return {
             **super().get_config(),
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "momentum": self.momentum,
+            "rematerialize": self.rematerialize,
+            "filters": self.filters,
+            "conv_name": self.conv_name,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class DenseLayer(keras.layers.Layer):
+    """One DenseNet-B layer that keeps only its new feature maps for the backward pass.
+
+    `BN-ReLU-Conv1x1-BN-ReLU-Conv3x3` of the concatenation of its inputs, producing `growth_rate` new
+    channels, computed once more in the backward pass with `keras.remat` (Pleiss et al. 2017,
+    https://arxiv.org/abs/1707.06990, "memory-efficient DenseNets"). The plain form keeps, for every
+    layer, the concatenation and its normalized copy (as wide as everything before it: memory quadratic
+    in depth) and the bottleneck's 4k-channel tensors; this layer keeps its inputs (the individual
+    feature maps, kept anyway) and its k-channel output. The price is one more forward pass of the
+    layer in the backward pass.
+
+    Numerically it is the plain layer sequence `{name}_0_bn, _0_relu, _1_conv, _1_bn, _1_relu, _2_conv`
+    (BatchNormalization with Keras' batch statistics and moving-average update), and its weights are
+    those layers' weights in the same order, so weights copy between the two forms. Batch statistics
+    of the first BN are computed per input outside the recomputed function (per-channel moments of a
+    concatenation are the concatenated moments); those of the second BN are returned by it, so the
+    moving averages are updated once, never by the recomputation.
+
+    Args:
+        growth_rate: int, new channels (k).
+        bottleneck_width: int, the 1x1 conv outputs `bottleneck_width * growth_rate` channels.
+        axis: int, the channel axis (-1 or 3 for channels_last, 1 for channels_first).
+        epsilon: float, BatchNormalization epsilon.
+        momentum: float, BatchNormalization momentum.
+        rematerialize: bool, recompute in the backward pass (True) or keep activations (False).
+    """
+
+    def __init__(self, growth_rate, bottleneck_width=4, axis=-1, epsilon=1.001e-5, momentum=0.99,
+                 rematerialize=True, **kwargs):
+        super().__init__(**kwargs)
+        for key, value in (("growth_rate", growth_rate), ("bottleneck_width", bottleneck_width)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{key}` must be a positive int. Received: {key}={value!r}")
+        if axis not in (-1, 1, 3):
+            raise ValueError(f"`axis` must be -1 or 3 (channels_last) or 1 (channels_first). Received: axis={axis!r}")
+        self.growth_rate = growth_rate
+        self.bottleneck_width = bottleneck_width
+        self.axis = axis
+        self.epsilon = epsilon
+        self.momentum = momentum
+        self.rematerialize = rematerialize
+        data_format = "channels_first" if axis == 1 else "channels_last"
+        norm = dict(axis=axis, epsilon=epsilon, momentum=momentum, dtype=self.dtype_policy)
+        conv = dict(use_bias=False, data_format=data_format, dtype=self.dtype_policy)
+        # Holders of the weights, in the plain form's order; `call` computes with them directly.
+        self.norm0 = keras.layers.BatchNormalization(name=f"{self.name}_0_bn", **norm)
+        self.conv1 = keras.layers.Conv2D(bottleneck_width * growth_rate, 1, name=f"{self.name}_1_conv", **conv)
+        self.norm1 = keras.layers.BatchNormalization(name=f"{self.name}_1_bn", **norm)
+        self.conv2 = keras.layers.Conv2D(growth_rate, 3, padding="same", name=f"{self.name}_2_conv", **conv)
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or not isinstance(input_shape[0], (list, tuple)):
+            input_shape = [input_shape]
+        shape = list(input_shape[0])
+        shape[self.axis] = sum(s[self.axis] for s in input_shape)
+        self.norm0.build(tuple(shape))
+        self.conv1.build(tuple(shape))
+        shape[self.axis] = self.bottleneck_width * self.growth_rate
+        self.norm1.build(tuple(shape))
+        self.conv2.build(tuple(shape))
+        self.built = True
+
+    def _layer(self, training, mean0, variance0, *features):
+        x = features[0] if len(features) == 1 else ops.concatenate(features, axis=self.axis)
+        x = self.conv1(_normalize_relu(x, self.norm0, mean0, variance0, self.axis, self.compute_dtype))
+        if training:
+            mean1, variance1 = _batch_moments(x, self.axis)
+        else:
+            mean1, variance1 = ops.cast(self.norm1.moving_mean, "float32"), ops.cast(self.norm1.moving_variance, "float32")
+        y = self.conv2(_normalize_relu(x, self.norm1, mean1, variance1, self.axis, self.compute_dtype))
+        return y, mean1, variance1
+
+    def call(self, inputs, training=None):
+        features = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if not training:
+            mean0 = ops.cast(self.norm0.moving_mean, "float32")
+            variance0 = ops.cast(self.norm0.moving_variance, "float32")
+            return self._layer(False, mean0, variance0, *features)[0]
+        moments = [_batch_moments(f, self.axis) for f in features]
+        mean0 = ops.concatenate([m for m, _ in moments], axis=0)
+        variance0 = ops.concatenate([v for _, v in moments], axis=0)
+        _update_moving_statistics(self.norm0, mean0, variance0)
+
+        def layer(*args):
+            return self._layer(True, *args)
+
+        y, mean1, variance1 = (keras.remat(layer) if self.rematerialize else layer)(mean0, variance0, *features)
+        _update_moving_statistics(self.norm1, mean1, variance1)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        if not isinstance(input_shape[0], (list, tuple)):
+            input_shape = [input_shape]
+        shape = list(input_shape[0])
+        shape[self.axis] = self.growth_rate
+        return tuple(shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "growth_rate": self.growth_rate,
+            "bottleneck_width": self.bottleneck_width,
             "axis": self.axis,
             "epsilon": self.epsilon,
             "momentum": self.momentum,

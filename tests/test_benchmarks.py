@@ -150,3 +150,19 @@ def test_time_to_accuracy_reads_a_runs_history(tmp_path):
     markdown = report.markdown({"machine": runner.machine_facts(), "rounds": 1, "quick": False,
                                "command": "python -m benchmarks", "cases": {"time_to_accuracy": section}})
     assert f"| {run} | 2.0 | 4.0 | 0.9390 | 4 |" in markdown
+
+
+def test_memory_efficient_densenet_keeps_fewer_live_tensors():
+    # TensorFlow's allocator statistics (BFC allocator, fresh processes) count the live tensors at the peak
+    # of a training step exactly: the memory-efficient form must keep far less than the plain one.
+    ctx = runner.Context(runner.parse_args(["--quiet"]))
+    peaks = {}
+    for efficient in (False, True):
+        result = runner.run_worker(ctx, {
+            "kind": "train_memory", "source": "keras_resnets", "model": "densenet_bc_100_12", "image_size": 16,
+            "batch_size": 16, "classes": 10, "repeats": 1, "warmup": 1,
+            "model_kwargs": {"block_depths": [6, 6, 6], "growth_rate": 12, "memory_efficient": efficient},
+            "env": {"TF_CPU_ALLOCATOR_USE_BFC": "true", "TF_ENABLE_ONEDNN_OPTS": "1"}})
+        assert "peak_tensor_mib" in result, result
+        peaks[efficient] = result["peak_tensor_mib"]
+    assert 0 < peaks[True] < 0.7 * peaks[False], peaks

@@ -148,3 +148,25 @@ def test_fused_batch_normalization_round_trips_and_is_used_by_the_models():
     layer = BatchNormalization(momentum=0.8, epsilon=2e-5, name="bn")
     clone = keras.layers.deserialize(keras.layers.serialize(layer))
     assert type(clone) is BatchNormalization and clone.get_config() == layer.get_config()
+
+
+def test_memory_efficient_densenet_layers_round_trip_and_reject_bad_arguments():
+    from keras_resnets.layers import ConcatBatchNormReLU, DenseLayer
+
+    layer = DenseLayer(6, bottleneck_width=2, momentum=0.9, name="conv2_block1")
+    layer.build([(None, 8, 8, 4), (None, 8, 8, 6)])
+    assert [w.path for w in layer.weights][:5] == [
+        "conv2_block1/conv2_block1_0_bn/gamma", "conv2_block1/conv2_block1_0_bn/beta",
+        "conv2_block1/conv2_block1_0_bn/moving_mean", "conv2_block1/conv2_block1_0_bn/moving_variance",
+        "conv2_block1/conv2_block1_1_conv/kernel"]
+    assert layer.compute_output_shape([(None, 8, 8, 4), (None, 8, 8, 6)]) == (None, 8, 8, 6)
+    assert DenseLayer.from_config(layer.get_config()).get_config() == layer.get_config()
+    transition = ConcatBatchNormReLU(filters=5, conv_name="pool2_conv", name="pool2_bn")
+    assert ConcatBatchNormReLU.from_config(transition.get_config()).get_config() == transition.get_config()
+    assert transition.compute_output_shape([(None, 8, 8, 4), (None, 8, 8, 6)]) == (None, 8, 8, 5)
+    with pytest.raises(ValueError, match="growth_rate.*Received: growth_rate=0"):
+        DenseLayer(0)
+    with pytest.raises(ValueError, match="axis.*Received: axis=2"):
+        DenseLayer(4, axis=2)
+    with pytest.raises(ValueError, match="filters.*Received: filters='8'"):
+        ConcatBatchNormReLU(filters="8")

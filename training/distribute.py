@@ -28,8 +28,8 @@ across all replicas at every training step, so each replica normalizes with the 
 statistics: training then matches single-device training on the same global batch, at the cost of
 three small all-reduces per BN layer per step. `synchronize_batch_norm(model)` switches every
 BatchNormalization layer of a built model. It does not reach `keras_resnets.layers.ConcatBatchNormReLU`
-(the memory-efficient DenseNet layer), which always uses per-replica statistics; it warns when the
-model has one. On JAX, `DataParallel` runs one SPMD program over the global batch, so BatchNorm
+and `DenseLayer` (the memory-efficient DenseNet's layers), which always use per-replica statistics; it
+warns when the model has them. On JAX, `DataParallel` runs one SPMD program over the global batch, so BatchNorm
 statistics are already global there.
 """
 
@@ -344,10 +344,11 @@ def synchronize_batch_norm(model: keras.Model) -> keras.Model:
         )
     if not model.built:
         raise ValueError(f"`model` must be built (call it on a batch first). Received: model={model.name!r}")
-    unsynced = [layer.name for layer in _all_layers(model) if type(layer).__name__ == "ConcatBatchNormReLU"]
+    unsynced = [layer.name for layer in _all_layers(model)
+                if type(layer).__name__ in ("ConcatBatchNormReLU", "DenseLayer")]
     if unsynced:
         warnings.warn(
-            f"{len(unsynced)} ConcatBatchNormReLU layers (memory-efficient DenseNet, e.g. {unsynced[0]!r}) "
+            f"{len(unsynced)} ConcatBatchNormReLU/DenseLayer layers (memory-efficient DenseNet, e.g. {unsynced[0]!r}) "
             "keep per-replica batch statistics; build with memory_efficient=False for fully synchronized BN.",
             stacklevel=2,
         )
