@@ -6,6 +6,9 @@ import statistics
 import tempfile
 
 
+_META = ("seconds", "measured")  # keys of a case's section that are about the run, not results
+
+
 def _fmt(value, digits=1):
     if value is None:
         return "n/a"
@@ -42,6 +45,11 @@ def markdown(results) -> str:
     for note in results.get("notes", []):
         lines += [f"> {note}", ""]
     cases = results["cases"]
+    measured = {case: entry["measured"] for case, entry in cases.items() if isinstance(entry, dict) and "measured" in entry}
+    if len({m["command"] for m in measured.values()}) > 1:
+        lines += ["Cases measured by different runs (`--update`):", ""]
+        lines += [f"- {case}: {m['date']}, `{m['command']}`" for case, m in measured.items()]
+        lines.append("")
     ceiling = cases.get("ceiling", {}).get("gflops")
     if "ceiling" in cases:
         c = cases["ceiling"]
@@ -90,7 +98,7 @@ def markdown(results) -> str:
         lines += ["## LiteRT latency at batch 1", "", "| model | export | format | size | 1 thread ms | 2 threads ms |",
                   "|---|---|---|---|---|---|"]
         for name, entry in cases["litert"].items():
-            if not isinstance(entry, dict) or name == "seconds":
+            if not isinstance(entry, dict) or name in _META:
                 continue
             for who, r in entry.items():
                 if "error" in r:
@@ -140,7 +148,7 @@ def markdown(results) -> str:
         lines += ["## Time to accuracy (Fashion-MNIST)", "", "| run | minutes to 92% | minutes to 94% | final | epochs |",
                   "|---|---|---|---|---|"]
         for run, r in cases["time_to_accuracy"].items():
-            if not isinstance(r, dict):
+            if not isinstance(r, dict) or run in _META:
                 continue
             if "error" in r:
                 lines.append(f"| {run} | {r['error']} | | | |")

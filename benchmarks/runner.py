@@ -361,6 +361,9 @@ def parse_args(argv=None):
     parser.add_argument("--inference-settings", default=None,
                         help="';'-separated inference rows to run (default: all), e.g. 'tensorflow compiled'")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per worker process")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the cases of OUT/results.json that this run does not measure (each case records "
+                             "the command and date that measured it)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -381,13 +384,21 @@ def main(argv=None) -> int:
     out = args.out or default_out
     os.makedirs(out, exist_ok=True)
     ctx = Context(args)
-    results = {"machine": machine_facts(), "quick": args.quick, "rounds": ctx.rounds,
-               "command": "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv), "cases": {}}
+    command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
+    results = {"machine": machine_facts(), "quick": args.quick, "rounds": ctx.rounds, "command": command, "cases": {}}
+    previous_path = os.path.join(out, "results.json")
+    if args.update and os.path.exists(previous_path):
+        with open(previous_path) as f:
+            previous = json.load(f)
+        for case, entry in previous["cases"].items():
+            entry.setdefault("measured", {"command": previous["command"], "date": previous["machine"]["date"]})
+        results = dict(previous, command=command)
     for case in args.cases:
         ctx.log(f"== {case}")
         started = time.time()
         results["cases"][case] = CASE_FUNCTIONS[case](ctx)
         results["cases"][case]["seconds"] = round(time.time() - started, 1)
+        results["cases"][case]["measured"] = {"command": command, "date": machine_facts()["date"]}
         report.write(results, out)  # after every case, so a long run leaves what it has measured
     ctx.log(f"wrote {out}/results.json, RESULTS.md and plots")
     return 0

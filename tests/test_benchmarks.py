@@ -166,3 +166,21 @@ def test_memory_efficient_densenet_keeps_fewer_live_tensors():
         assert "peak_tensor_mib" in result, result
         peaks[efficient] = result["peak_tensor_mib"]
     assert 0 < peaks[True] < 0.7 * peaks[False], peaks
+
+
+def test_update_keeps_the_cases_this_run_does_not_measure(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    previous = {"machine": runner.machine_facts(), "quick": False, "rounds": 3, "command": "python -m benchmarks --cases pipeline",
+                "cases": {"pipeline": {"seconds": 1.0}}}
+    (out / "results.json").write_text(json.dumps(previous))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.csv").write_text("epoch,epoch_seconds,val_accuracy\n0,60.0,0.93\n")
+    assert runner.main(["--cases", "time_to_accuracy", "--runs", str(run), "--out", str(out), "--update", "--quiet"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["cases"]) == {"pipeline", "time_to_accuracy"}
+    assert results["cases"]["pipeline"]["measured"]["command"] == "python -m benchmarks --cases pipeline"
+    assert "--update" in results["cases"]["time_to_accuracy"]["measured"]["command"]
+    text = (out / "RESULTS.md").read_text()
+    assert "- pipeline:" in text and "- time_to_accuracy:" in text and "| 1.0 | n/a | 0.9300 | 1 |" in text
