@@ -32,6 +32,11 @@ def _atomic_write(path, text):
     os.replace(tmp, path)
 
 
+def _commands(results):
+    return {entry["measured"]["command"] for entry in results["cases"].values()
+            if isinstance(entry, dict) and "measured" in entry}
+
+
 def markdown(results) -> str:
     m = results["machine"]
     lines = [
@@ -39,16 +44,17 @@ def markdown(results) -> str:
         "",
         f"Measured {m['date']} on {m.get('cpu', 'an unknown CPU')}, {m['cpus']} cores, Python {m['python']}, "
         f"{results['rounds']} interleaved round(s) per comparison{' (QUICK MODE: tiny sizes, not a measurement)' if results['quick'] else ''}.",
-        f"Command: `{results['command']}`. Medians over rounds, with the range in brackets.",
+        f"Command: `{results['command']}`. Medians over rounds, with the range in brackets."
+        if len(_commands(results)) < 2 else "Commands: one per case, listed below. Medians over rounds, with the range in brackets.",
         "",
     ]
     for note in results.get("notes", []):
         lines += [f"> {note}", ""]
     cases = results["cases"]
-    measured = {case: entry["measured"] for case, entry in cases.items() if isinstance(entry, dict) and "measured" in entry}
-    if len({m["command"] for m in measured.values()}) > 1:
+    if len(_commands(results)) > 1:
         lines += ["Cases measured by different runs (`--update`):", ""]
-        lines += [f"- {case}: {m['date']}, `{m['command']}`" for case, m in measured.items()]
+        lines += [f"- {case}: {entry['measured']['date']}, `{entry['measured']['command']}`"
+                  for case, entry in cases.items() if isinstance(entry, dict) and "measured" in entry]
         lines.append("")
     ceiling = cases.get("ceiling", {}).get("gflops")
     if "ceiling" in cases:
