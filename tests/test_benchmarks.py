@@ -145,12 +145,15 @@ def test_time_to_accuracy_reads_a_runs_history(tmp_path):
     section = runner.case_time_to_accuracy(ctx)
     r = section[str(run)]
     assert r["minutes_to"] == {"0.92": 2.0, "0.94": 4.0}
-    assert r["final_accuracy"] == 0.939 and r["epochs"] == 4 and r["training_minutes"] == 5.0
+    assert r["final_accuracy"] == 0.939 and r["epochs"] == 4 and r["minutes"] == 5.0 and r["clock"] == "training"
     assert "val_accuracy" in section[str(no_curve)]["error"]
     assert "no history.csv" in section[str(tmp_path / "missing")]["error"]
     markdown = report.markdown({"machine": runner.machine_facts(), "rounds": 1, "quick": False,
                                "command": "python -m benchmarks", "cases": {"time_to_accuracy": section}})
-    assert f"| {run} | 2.0 | 4.0 | 0.9390 | 4 |" in markdown
+    assert f"| {run} | 2.0 | 4.0 | 0.9390 | 4 | training |" in markdown
+    (run / "history.csv").write_text("epoch,epoch_seconds,epoch_wall_seconds,val_accuracy\n0,60.0,90.0,0.95\n")
+    r = runner.case_time_to_accuracy(ctx)[str(run)]
+    assert r["minutes_to"] == {"0.92": 1.5, "0.94": 1.5} and r["clock"] == "wall"
 
 
 def test_memory_efficient_densenet_keeps_fewer_live_tensors():
@@ -184,4 +187,4 @@ def test_update_keeps_the_cases_this_run_does_not_measure(tmp_path):
     assert results["cases"]["pipeline"]["measured"]["command"] == "python -m benchmarks --cases pipeline"
     assert "--update" in results["cases"]["time_to_accuracy"]["measured"]["command"]
     text = (out / "RESULTS.md").read_text()
-    assert "- pipeline:" in text and "- time_to_accuracy:" in text and "| 1.0 | n/a | 0.9300 | 1 |" in text
+    assert "- pipeline:" in text and "- time_to_accuracy:" in text and "| 1.0 | n/a | 0.9300 | 1 | training |" in text

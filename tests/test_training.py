@@ -63,6 +63,7 @@ def test_eval_test_each_epoch_records_a_test_accuracy_curve(tmp_path, each_epoch
     if each_epoch:
         # The test split after every epoch; the final model is the last epoch's, so its test accuracy is the last row's.
         assert all(0.0 <= float(row["val_accuracy"]) <= 1.0 for row in rows)
+        assert all(float(row["epoch_wall_seconds"]) > float(row["epoch_seconds"]) > 0 for row in rows)
         assert float(rows[-1]["val_accuracy"]) == pytest.approx(summary["test_accuracy"], abs=1e-6)
     else:
         # Keras' CSVLogger writes NA in val_* columns when there is no validation data.

@@ -128,3 +128,5 @@ class ThroughputLogger(keras.callbacks.Callback):
             logs["learning_rate"] = self._learning_rate()
             logs["images_per_second"] = self._steps * self.global_batch_size / max(elapsed, 1e-9)
             logs["epoch_seconds"] = elapsed
+            # Wall time of the whole epoch, the per-epoch evaluation included (time to accuracy).
+            logs["epoch_wall_seconds"] = time.perf_counter() - self._epoch_start
