@@ -1,7 +1,7 @@
 """Fashion-MNIST ResNet-20, the full schedule: 30 epochs, 2-pixel pad-and-crop plus flips, cosine.
 
-Thirty epochs (7.5x the default's four) take about 1 h 45 min on 2 CPU cores; README gives the measured
-test accuracy and the time to 92% and 94%.
+Thirty epochs (7.5x the default's four): 0.9422 test accuracy, about 1 h 30 min on 2 idle CPU cores
+(measured 2026-12-01; README gives the details and the time to 92% and 94%).
 
 Run: python -m training fashion_mnist_resnet20_full [--smoke] [--set key=value ...]
 """
