@@ -182,6 +182,28 @@ class StochasticDepth(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
+def _shape_list(input_shape):
+    """A layer's input shape as a list of shapes (one shape for a single input)."""
+    if not isinstance(input_shape, (list, tuple)) or not isinstance(input_shape[0], (list, tuple)):
+        return [input_shape]
+    return list(input_shape)
+
+
+def _check_channel_axis(axis):
+    if axis not in (-1, 1, 3):
+        raise ValueError(f"`axis` must be -1 or 3 (channels_last) or 1 (channels_first). Received: axis={axis!r}")
+
+
+def _concat(features, axis):
+    return features[0] if len(features) == 1 else ops.concatenate(features, axis=axis)
+
+
+def _concat_batch_moments(features, axis):
+    """Batch mean and variance of the concatenation of `features`, per input (the concatenated moments)."""
+    moments = [_batch_moments(f, axis) for f in features]
+    return ops.concatenate([m for m, _ in moments], axis=0), ops.concatenate([v for _, v in moments], axis=0)
+
+
 def _batch_moments(x, axis):
     """Per-channel mean and (biased, as Keras') variance of `x` in float32."""
     rank = len(x.shape)
@@ -244,8 +266,7 @@ class ConcatBatchNormReLU(keras.layers.Layer):
         self.rematerialize = rematerialize
         if filters is not None and (isinstance(filters, bool) or not isinstance(filters, int) or filters < 1):
             raise ValueError(f"`filters` must be a positive int or None. Received: filters={filters!r}")
-        if axis not in (-1, 1, 3):
-            raise ValueError(f"`axis` must be -1 or 3 (channels_last) or 1 (channels_first). Received: axis={axis!r}")
+        _check_channel_axis(axis)
         self.filters = filters
         self.conv_name = conv_name
         self.conv = None
@@ -256,8 +277,7 @@ class ConcatBatchNormReLU(keras.layers.Layer):
             )
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or not isinstance(input_shape[0], (list, tuple)):
-            input_shape = [input_shape]
+        input_shape = _shape_list(input_shape)
         channels = sum(shape[self.axis] for shape in input_shape)
         self.gamma = self.add_weight(shape=(channels,), name="gamma", autocast=False, initializer="ones")
         self.beta = self.add_weight(shape=(channels,), name="beta", autocast=False, initializer="zeros")
@@ -274,16 +294,14 @@ class ConcatBatchNormReLU(keras.layers.Layer):
         self.built = True
 
     def _normalize(self, mean, variance, *features):
-        x = features[0] if len(features) == 1 else ops.concatenate(features, axis=self.axis)
+        x = _concat(features, self.axis)
         y = _normalize_relu(x, self, mean, variance, self.axis, self.compute_dtype)
         return y if self.conv is None else self.conv(y)
 
     def call(self, inputs, training=None):
         features = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if training:
-            moments = [_batch_moments(f, self.axis) for f in features]
-            mean = ops.concatenate([m for m, _ in moments], axis=0)
-            variance = ops.concatenate([v for _, v in moments], axis=0)
+            mean, variance = _concat_batch_moments(features, self.axis)
             _update_moving_statistics(self, mean, variance)
         else:
             mean = ops.cast(self.moving_mean, "float32")
@@ -292,8 +310,7 @@ class ConcatBatchNormReLU(keras.layers.Layer):
         return fn(mean, variance, *features)
 
     def compute_output_shape(self, input_shape):
-        if not isinstance(input_shape[0], (list, tuple)):
-            input_shape = [input_shape]
+        input_shape = _shape_list(input_shape)
         shape = list(input_shape[0])
         shape[self.axis] = self.filters or sum(s[self.axis] for s in input_shape)
         return tuple(shape)
@@ -344,8 +361,7 @@ class DenseLayer(keras.layers.Layer):
         for key, value in (("growth_rate", growth_rate), ("bottleneck_width", bottleneck_width)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{key}` must be a positive int. Received: {key}={value!r}")
-        if axis not in (-1, 1, 3):
-            raise ValueError(f"`axis` must be -1 or 3 (channels_last) or 1 (channels_first). Received: axis={axis!r}")
+        _check_channel_axis(axis)
         self.growth_rate = growth_rate
         self.bottleneck_width = bottleneck_width
         self.axis = axis
@@ -362,8 +378,7 @@ class DenseLayer(keras.layers.Layer):
         self.conv2 = keras.layers.Conv2D(growth_rate, 3, padding="same", name=f"{self.name}_2_conv", **conv)
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or not isinstance(input_shape[0], (list, tuple)):
-            input_shape = [input_shape]
+        input_shape = _shape_list(input_shape)
         shape = list(input_shape[0])
         shape[self.axis] = sum(s[self.axis] for s in input_shape)
         self.norm0.build(tuple(shape))
@@ -374,7 +389,7 @@ class DenseLayer(keras.layers.Layer):
         self.built = True
 
     def _layer(self, training, mean0, variance0, *features):
-        x = features[0] if len(features) == 1 else ops.concatenate(features, axis=self.axis)
+        x = _concat(features, self.axis)
         x = self.conv1(_normalize_relu(x, self.norm0, mean0, variance0, self.axis, self.compute_dtype))
         if training:
             mean1, variance1 = _batch_moments(x, self.axis)
@@ -389,9 +404,7 @@ class DenseLayer(keras.layers.Layer):
             mean0 = ops.cast(self.norm0.moving_mean, "float32")
             variance0 = ops.cast(self.norm0.moving_variance, "float32")
             return self._layer(False, mean0, variance0, *features)[0]
-        moments = [_batch_moments(f, self.axis) for f in features]
-        mean0 = ops.concatenate([m for m, _ in moments], axis=0)
-        variance0 = ops.concatenate([v for _, v in moments], axis=0)
+        mean0, variance0 = _concat_batch_moments(features, self.axis)
         _update_moving_statistics(self.norm0, mean0, variance0)
 
         def layer(*args):
@@ -402,8 +415,7 @@ class DenseLayer(keras.layers.Layer):
         return y
 
     def compute_output_shape(self, input_shape):
-        if not isinstance(input_shape[0], (list, tuple)):
-            input_shape = [input_shape]
+        input_shape = _shape_list(input_shape)
         shape = list(input_shape[0])
         shape[self.axis] = self.growth_rate
         return tuple(shape)
