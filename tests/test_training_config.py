@@ -83,6 +83,11 @@ def test_overrides_keep_types_and_reject_unknown_keys():
         apply_overrides(config, ["epochs=many"])
     with pytest.raises(ValueError, match="key=value"):
         apply_overrides(config, ["epochs"])
+    # An augmentation the recipe does not set can be added by name; a misspelt one cannot.
+    erased = apply_overrides(config, ["augment.random_erasing={'probability': 0.25}", "augment.mixup_alpha=0.2"])
+    assert erased.augment.random_erasing == {"probability": 0.25} and erased.augment.mixup_alpha == 0.2
+    with pytest.raises(ValueError, match=r"Unknown config key 'augment.random_erase'.*Keys there"):
+        apply_overrides(config, ["augment.random_erase=True"])
 
 
 def test_unknown_recipe_suggests_close_names():

@@ -377,6 +377,12 @@ def test_bad_data_config(config, match):
     ({"randaugment": {"magnitude": 7, "m": 1}}, "Unknown augment\\['randaugment'\\] key"),
     ({"cutmix_alpha": 2.0}, r"\(0, 1\]"),
     ({"repeated_augmentation": 1.5}, "repeat count"),
+    ({"random_erasing": 0.5}, "None, True or a dict"),
+    ({"random_erasing": {"p": 0.5}}, r"Unknown augment\['random_erasing'\] key"),
+    ({"random_erasing": {"probability": 1.5}}, r"probability'\] must be a number in \[0, 1\]"),
+    ({"random_erasing": {"area": (0.4, 0.02)}}, r"0 < lo <= hi < 1 .*Received: \(0.4, 0.02\)"),
+    ({"random_erasing": {"aspect_ratio": (0, 3)}}, r"aspect_ratio'\] must be \(lo, hi\)"),
+    ({"random_erasing": {"value": "mean"}}, r"'random' \(uniform noise\) or a number in \[0, 255\]. Received: 'mean'"),
 ])
 def test_bad_augment_config(augment, match):
     splits, info = _synthetic()
@@ -395,7 +401,7 @@ def test_mixing_needs_one_hot():
 # Pipelines
 
 FULL_AUGMENT = {"random_crop": 2, "horizontal_flip": True, "randaugment": {"magnitude": 9, "magnitude_std": 0.5},
-                "mixup_alpha": 0.2, "cutmix_alpha": 1.0, "repeated_augmentation": 2}
+                "mixup_alpha": 0.2, "cutmix_alpha": 1.0, "repeated_augmentation": 2, "random_erasing": True}
 
 
 @pytest.mark.parametrize("augment", [None, FULL_AUGMENT], ids=["plain", "full"])
@@ -448,7 +454,8 @@ def test_pipeline_shapes_dtypes_and_labels():
     {"mixup_alpha": 0.4},
     {"cutmix_alpha": 1.0},
     {"random_resized_crop": {"scale": (0.25, 1.0)}, "mixup_alpha": 0.2, "cutmix_alpha": 0.5},
-], ids=["crop_flip", "randaugment", "keras_randaugment", "mixup", "cutmix", "rrc_mix"])
+    {"random_erasing": {"probability": 1.0}},
+], ids=["crop_flip", "randaugment", "keras_randaugment", "mixup", "cutmix", "rrc_mix", "random_erasing"])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_augmentations_keep_shape_and_range(augment, channels):
     splits, info = _synthetic(shape=(16, 16, channels))
@@ -461,6 +468,54 @@ def test_augmentations_keep_shape_and_range(augment, channels):
         assert not np.array_equal(x.numpy(), x0.numpy())
     if "mixup_alpha" in augment or "cutmix_alpha" in augment:
         assert np.any((y.numpy() > 0) & (y.numpy() < 1))  # labels really mixed
+
+
+@pytest.mark.parametrize("value", ["random", 0])
+def test_random_erasing_erases_one_rectangle_of_the_asked_size(value):
+    image = tf.fill([28, 24, 3], 100.0)  # 100 is never a constant fill here; noise hits it with ~0 chance
+    area, ratio = (0.05, 0.3), (0.5, 2.0)
+    applied = 0
+    for i in range(200):
+        seed = tf.constant([i, 1], tf.int64)
+        out = data.random_erasing(image, seed, probability=0.5, area=area, aspect_ratio=ratio, value=value).numpy()
+        np.testing.assert_array_equal(out, data.random_erasing(image, seed, probability=0.5, area=area,
+                                                               aspect_ratio=ratio, value=value).numpy())
+        erased = (out != 100.0).any(-1)
+        if not erased.any():
+            continue
+        applied += 1
+        rows, cols = np.nonzero(erased.any(1))[0], np.nonzero(erased.any(0))[0]
+        h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+        assert erased[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].all() and erased.sum() == h * w  # one rectangle
+        assert h < 28 and w < 24
+        # Rounding each side to whole pixels moves the area and the ratio a little past the drawn values.
+        assert area[0] * 0.6 <= h * w / (28 * 24) <= area[1] * 1.3, (h, w)
+        assert ratio[0] * 0.6 <= h / w <= ratio[1] * 1.6, (h, w)
+        inside = out[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        if value == "random":
+            assert inside.min() >= 0 and inside.max() <= 255 and inside.std() > 30  # per-pixel noise
+        else:
+            assert (inside == 0).all()
+    assert 70 <= applied <= 130  # probability 0.5 of 200 (binomial: 5 standard deviations either side)
+    untouched = data.random_erasing(image, tf.constant([0, 1], tf.int64), probability=0.0).numpy()
+    np.testing.assert_array_equal(untouched, image.numpy())
+    # No rectangle of at least 90% of the area fits strictly inside with a ratio of 10: left unchanged.
+    never_fits = data.random_erasing(image, tf.constant([0, 1], tf.int64), probability=1.0, area=(0.9, 0.95),
+                                     aspect_ratio=(10.0, 20.0)).numpy()
+    np.testing.assert_array_equal(never_fits, image.numpy())
+
+
+def test_random_erasing_leaves_the_other_augmentations_unchanged():
+    splits, info = _synthetic(shape=(16, 16, 1))
+    base = {"random_crop": 2, "horizontal_flip": True}
+    make = lambda augment: np.concatenate([x.numpy() for x, _ in data.make_pipeline(
+        splits["train"], info, batch_size=8, training=True, seed=3, augment=augment)])
+    plain, erased = make(base), make(dict(base, random_erasing={"probability": 1.0, "value": 0}))
+    assert plain.shape == erased.shape and not np.array_equal(plain, erased)
+    # Wherever an image was not erased it is pixel for pixel the crop-and-flip-only image (same draws).
+    kept = erased != 0
+    np.testing.assert_array_equal(erased[kept], plain[kept])
+    assert (~kept).mean() > 0.01
 
 
 def test_eval_pipeline_covers_every_example_once_in_order():

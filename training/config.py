@@ -130,9 +130,19 @@ def apply_overrides(config: Config, overrides) -> Config:
             raise ValueError(f"Overrides look like key=value. Received: {item!r}")
         key, text = item.split("=", 1)
         key = key.strip()
-        allow_new = key.startswith("model.kwargs.")
+        allow_new = key.startswith("model.kwargs.") or _is_augment_key(key)
         set_value(config, key, _parse_value(text.strip()), allow_new=allow_new)
     return config
+
+
+def _is_augment_key(dotted_key: str) -> bool:
+    """`augment.<name>` for any augmentation the pipeline knows, whether or not the recipe sets it."""
+    section, _, name = dotted_key.partition(".")
+    if section != "augment" or not name or "." in name:
+        return False
+    from training.data import AUGMENT_KEYS  # imports TensorFlow: only when an augment key is set
+
+    return name in AUGMENT_KEYS
 
 
 def apply_smoke(config: Config) -> Config:

@@ -72,6 +72,12 @@ A plain dict (or `training.config.Config`); unknown keys raise `ValueError`.
 - `mixup_alpha`, `cutmix_alpha` (float, 0 = off): `keras.layers.MixUp` / `keras.layers.CutMix` on each batch
   (needs `one_hot=True`); with both on, each batch gets one of them with probability 0.5 (as timm).
   Keras's CutMix accepts alpha in (0, 1].
+- `random_erasing` (None, True or dict): Zhong et al.'s Random Erasing, last of the per-image steps. Each
+  image gets, with `probability` (default 0.5), one rectangle of area fraction in `area` (default (0.02, 0.4))
+  and height/width ratio in `aspect_ratio` (default (0.3, 1/0.3), drawn uniformly as the paper's code does)
+  filled with `value`: `"random"` (default, the paper's RE-R: every pixel uniform in [0, 255]) or a number in
+  [0, 255] (e.g. 0, or the dataset's mean pixel). Up to 10 draws look for a rectangle that fits inside the
+  image, as timm; when none fits the image is left as it is.
 - `repeated_augmentation` (int, 0 or 1 = off): timm's / DeiT's RASampler for one device: each epoch takes
   `ceil(n / k)` images and shows each of them k times with different random augmentation, so an epoch keeps its
   n examples (and `steps_per_epoch` does not change), as in "ResNet strikes back" A1/A2 (k = 3).
@@ -113,8 +119,9 @@ DATASET_NAMES = ("fashion_mnist", "mnist", "cifar10", "cifar100", "imagenette", 
 DATA_CONFIG_KEYS = ("name", "data_dir", "download", "validation_split", "synthetic", "path", "test_path",
                     "validate_images", "crop_fraction", "image_size", "eval_image_size")
 AUGMENT_KEYS = ("random_crop", "horizontal_flip", "random_resized_crop", "randaugment", "mixup_alpha",
-                "cutmix_alpha", "repeated_augmentation")
+                "cutmix_alpha", "repeated_augmentation", "random_erasing")
 RANDAUGMENT_KEYS = ("magnitude", "num_ops", "magnitude_std", "implementation")
+RANDOM_ERASING_KEYS = ("probability", "area", "aspect_ratio", "value")
 SYNTHETIC_KEYS = ("num_examples", "image_shape", "num_classes", "seed")
 
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -859,6 +866,7 @@ class _Augment:
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
     repeats: int = 1
+    random_erasing: dict | None = None  # {"probability", "area", "aspect_ratio", "value"}
 
 
 def _parse_augment(augment):
@@ -914,7 +922,38 @@ def _parse_augment(augment):
         raise ValueError(f"augment['repeated_augmentation'] is a repeat count (e.g. 3; 0 or 1 = off). "
                          f"Received: {augment.get('repeated_augmentation')!r}")
     result.repeats = repeats
+    erasing = augment.get("random_erasing")
+    if erasing is not None and erasing is not False:
+        result.random_erasing = _parse_random_erasing({} if erasing is True else erasing)
     return result
+
+
+def _parse_random_erasing(erasing):
+    if not isinstance(erasing, dict):
+        raise ValueError("augment['random_erasing'] must be None, True or a dict with keys "
+                         f"{RANDOM_ERASING_KEYS}. Received: {erasing!r}")
+    _check_keys(erasing, RANDOM_ERASING_KEYS, "augment['random_erasing']")
+    erasing = {"probability": 0.5, "area": (0.02, 0.4), "aspect_ratio": (0.3, 1 / 0.3), "value": "random",
+               **erasing}
+    probability = erasing["probability"]
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability <= 1:
+        raise ValueError(f"augment['random_erasing']['probability'] must be a number in [0, 1] (the paper: 0.5). "
+                         f"Received: {probability!r}")
+    area, ratio = erasing["area"], erasing["aspect_ratio"]
+    if (not isinstance(area, (tuple, list)) or len(area) != 2 or not all(isinstance(a, (int, float)) for a in area)
+            or not 0 < area[0] <= area[1] < 1):
+        raise ValueError("augment['random_erasing']['area'] must be (lo, hi) fractions of the image with "
+                         f"0 < lo <= hi < 1 (the paper: (0.02, 0.4)). Received: {area!r}")
+    if (not isinstance(ratio, (tuple, list)) or len(ratio) != 2 or not all(isinstance(r, (int, float)) for r in ratio)
+            or not 0 < ratio[0] <= ratio[1] < math.inf):
+        raise ValueError("augment['random_erasing']['aspect_ratio'] must be (lo, hi) height/width ratios with "
+                         f"0 < lo <= hi (the paper: (0.3, 1 / 0.3)). Received: {ratio!r}")
+    value = erasing["value"]
+    if value != "random" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 255):
+        raise ValueError("augment['random_erasing']['value'] must be 'random' (uniform noise) or a number in "
+                         f"[0, 255]. Received: {value!r}")
+    return {"probability": float(probability), "area": tuple(float(a) for a in area),
+            "aspect_ratio": tuple(float(r) for r in ratio), "value": value if value == "random" else float(value)}
 
 
 def make_pipeline(source, info: DatasetInfo, *, batch_size: int, training: bool, seed: int,
@@ -1173,7 +1212,53 @@ def _random_transform(image, seed, aug, size):
     if aug.randaugment and aug.randaugment["implementation"] == "timm":
         image = rand_augment(image, seeds[3], magnitude=aug.randaugment["magnitude"],
                              num_ops=aug.randaugment["num_ops"], magnitude_std=aug.randaugment["magnitude_std"])
+    if aug.random_erasing:
+        # Folded in rather than a fifth split, so the other steps draw what they drew before this option.
+        image = random_erasing(tf.clip_by_value(image, 0.0, 255.0),
+                               tf.random.experimental.stateless_fold_in(seed, 5), **aug.random_erasing)
     return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def random_erasing(image, seed, *, probability=0.5, area=(0.02, 0.4), aspect_ratio=(0.3, 1 / 0.3), value="random",
+                   attempts=10):
+    """Random Erasing (Zhong et al. 2017) on one image, in stateless TF ops.
+
+    With `probability`, draws a rectangle of area `S * U(area)` and height/width ratio `U(aspect_ratio)` (height
+    `round(sqrt(area * ratio))`, width `round(sqrt(area / ratio))`), keeps the first of `attempts` draws that fits
+    strictly inside the image, places it uniformly and fills it with `value`: "random" gives every erased
+    pixel (and channel) its own uniform value in [0, 255], a number fills with that constant.
+
+    Args:
+        image: float32 tensor (H, W, C), values in [0, 255], static H and W.
+        seed: int tensor of shape (2,), the stateless RNG seed.
+        probability: float in [0, 1].
+        area: (lo, hi), fractions of the image's area.
+        aspect_ratio: (lo, hi), height / width.
+        value: "random" or a number.
+        attempts: int, draws that may fail to fit before the image is left unchanged.
+
+    Returns:
+        float32 tensor of the same shape.
+    """
+    height, width = image.shape[0], image.shape[1]
+    s = tf.random.experimental.stateless_split(seed, 6)
+    target = height * width * tf.random.stateless_uniform([attempts], s[0], area[0], area[1])
+    ratio = tf.random.stateless_uniform([attempts], s[1], aspect_ratio[0], aspect_ratio[1])
+    box_h = tf.cast(tf.round(tf.sqrt(target * ratio)), tf.int32)
+    box_w = tf.cast(tf.round(tf.sqrt(target / ratio)), tf.int32)
+    fits = (box_h < height) & (box_w < width) & (box_h > 0) & (box_w > 0)
+    first = tf.argmax(tf.cast(fits, tf.int32), output_type=tf.int32)  # 0 when nothing fits (then `apply` is off)
+    box_h, box_w = box_h[first], box_w[first]
+    apply = tf.reduce_any(fits) & (tf.random.stateless_uniform([], s[2]) < probability)
+    top = tf.random.stateless_uniform([], s[3], 0, tf.maximum(height - box_h + 1, 1), dtype=tf.int32)
+    left = tf.random.stateless_uniform([], s[4], 0, tf.maximum(width - box_w + 1, 1), dtype=tf.int32)
+    rows, cols = tf.range(height)[:, None], tf.range(width)[None, :]
+    inside = (rows >= top) & (rows < top + box_h) & (cols >= left) & (cols < left + box_w) & apply
+    if value == "random":
+        fill = tf.random.stateless_uniform(tf.shape(image), s[5], 0.0, 255.0)
+    else:
+        fill = tf.fill(tf.shape(image), tf.constant(value, image.dtype))
+    return tf.where(inside[:, :, None], fill, image)
 
 
 def _random_resized_crop(image, seed, size, scale, ratio):

@@ -3,7 +3,7 @@
 Keys:
     model.name: registered keras_resnets model name; model.kwargs: overrides passed to create_model.
     data: see training/data.py (name, data_dir, download, validation_split, ...).
-    augment: see training/data.py (random_crop, horizontal_flip, randaugment, mixup_alpha, ...).
+    augment: see training/data.py (random_crop, horizontal_flip, randaugment, mixup_alpha, random_erasing, ...).
     epochs, batch_size (global, split across replicas), steps_per_epoch (None = one pass over the data),
     eval_batch_size (None = batch_size).
     optimizer: name (sgd | lamb | adamw), learning_rate, momentum, nesterov, weight_decay (decoupled,
