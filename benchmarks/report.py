@@ -100,6 +100,17 @@ def markdown(results) -> str:
             lines.append("")
     if "training" in cases:
         lines += ["![training throughput](plots/training.png)", ""]
+    if "training_settings" in cases:
+        c = cases["training_settings"]
+        s = c["setup"]
+        lines += ["## Where ResNet-20's training time goes", "",
+                  f"The training package's path ({s['recipe']}, batch {s['batch_size']} at {s['image_size']}, synthetic "
+                  "images) with one setting changed at a time; images/s and the ratio to the default, per round.", "",
+                  "| setting | images/s | / default |", "|---|---|---|"]
+        for label, st in c["stats"].items():
+            r = c["ratios"].get(label)
+            lines.append(f"| {label} | {_range(st)} | {_range(r, 2) if r else '1'} |")
+        lines.append("")
     if "litert" in cases:
         lines += ["## LiteRT latency at batch 1", "", "| model | export | format | size | 1 thread ms | 2 threads ms |",
                   "|---|---|---|---|---|---|"]

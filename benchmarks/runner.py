@@ -20,7 +20,11 @@ import time
 
 from benchmarks.worker import RESULT_PREFIX
 
-CASES = ("ceiling", "inference", "training", "litert", "memory", "pipeline", "scaling", "time_to_accuracy")
+CASES = ("ceiling", "inference", "training", "litert", "memory", "pipeline", "scaling", "time_to_accuracy",
+         "training_settings")
+# Not in a default run: time_to_accuracy needs finished training runs (--runs); training_settings is a
+# profile of the training case's ResNet-20 row (about 15 minutes), run when that row is being worked on.
+OPT_IN_CASES = ("time_to_accuracy", "training_settings")
 
 
 class Context:
@@ -328,6 +332,31 @@ def case_time_to_accuracy(ctx):
     return section
 
 
+def case_training_settings(ctx):
+    """Where ResNet-20's training time goes: the package's default path against one setting changed at a time.
+
+    Each candidate is the training case's "training package (TF)" run (CIFAR ResNet-20, batch 128, the
+    cifar10_resnet20 recipe on synthetic images) with one change: no augmentation (what the input pipeline
+    costs), TensorFlow's inter-op pool cut to one thread (TF_NUM_INTEROP_THREADS; the intra-op pool keeps both
+    cores), XLA, steps_per_execution, and oneDNN off (the training package turns it on).
+    """
+    common = {"model": "resnet20", "image_size": 32, "batch_size": ctx.size(16, 128), "steps": ctx.size(3, 30),
+              "epochs": ctx.size(2, 3), "classes": 10}
+    package = dict(common, kind="train_package", recipe="cifar10_resnet20")
+    candidates = {
+        "default": package,
+        "no augmentation": dict(package, set={"augment": {}}),
+        "TF_NUM_INTEROP_THREADS=1": dict(package, env={"TF_NUM_INTEROP_THREADS": "1"}),
+        "XLA (jit_compile=True)": dict(package, set={"jit_compile": True}),
+        "steps_per_execution=10": dict(package, set={"steps_per_execution": ctx.size(2, 10)}),
+        "TF_ENABLE_ONEDNN_OPTS=0": dict(package, env={"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    }
+    runs = interleaved(ctx, {label: (spec, "tensorflow", None) for label, spec in candidates.items()})
+    return {"setup": common | {"recipe": "cifar10_resnet20", "rounds": ctx.rounds}, "runs": runs,
+            "stats": {label: stat(rs) for label, rs in runs.items()},
+            "ratios": {label: ratio(runs[label], runs["default"]) for label in candidates if label != "default"}}
+
+
 CASE_FUNCTIONS = {name: globals()[f"case_{name}"] for name in CASES}
 
 
@@ -351,7 +380,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one round: a smoke test (CI runs it)")
-    parser.add_argument("--cases", default=",".join(c for c in CASES if c != "time_to_accuracy"),
+    parser.add_argument("--cases", default=",".join(c for c in CASES if c not in OPT_IN_CASES),
                         help=f"comma-separated, from {', '.join(CASES)}")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per comparison (3; quick: 1)")
     parser.add_argument("--big-rounds", type=int, default=None,

@@ -188,3 +188,26 @@ def test_update_keeps_the_cases_this_run_does_not_measure(tmp_path):
     assert "--update" in results["cases"]["time_to_accuracy"]["measured"]["command"]
     text = (out / "RESULTS.md").read_text()
     assert "- pipeline:" in text and "- time_to_accuracy:" in text and "| 1.0 | n/a | 0.9300 | 1 | training |" in text
+
+
+def test_training_settings_changes_one_setting_per_candidate(monkeypatch):
+    specs = []
+
+    def fake_worker(ctx, spec, *, backend="tensorflow", python=None):
+        specs.append(spec)
+        return {"images_per_second": 100.0 if not spec.get("env") and not spec.get("set") else 50.0}
+
+    monkeypatch.setattr(runner, "run_worker", fake_worker)
+    ctx = runner.Context(runner.parse_args(["--quick", "--cases", "training_settings"]))
+    section = runner.case_training_settings(ctx)
+    assert len(specs) == 6 and all(s["kind"] == "train_package" and s["recipe"] == "cifar10_resnet20" for s in specs)
+    changes = [(s.get("env"), s.get("set")) for s in specs]
+    assert changes[0] == (None, None) and len({repr(c) for c in changes}) == 6  # each a different single change
+    assert {"TF_ENABLE_ONEDNN_OPTS": "0"} in [e for e, _ in changes] and {"augment": {}} in [c for _, c in changes]
+    assert section["ratios"]["no augmentation"]["median"] == 0.5
+    markdown = report.markdown({"machine": runner.machine_facts(), "rounds": 1, "quick": True,
+                                "command": "python -m benchmarks --cases training_settings",
+                                "cases": {"training_settings": section}})
+    assert "## Where ResNet-20's training time goes" in markdown and "| no augmentation | 50.0 | 0.50 |" in markdown
+    # Opt-in: a default run does not include it.
+    assert "training_settings" not in runner.parse_args([]).cases and "training" in runner.parse_args([]).cases
