@@ -1214,8 +1214,7 @@ def _random_transform(image, seed, aug, size):
                              num_ops=aug.randaugment["num_ops"], magnitude_std=aug.randaugment["magnitude_std"])
     if aug.random_erasing:
         # Folded in rather than a fifth split, so the other steps draw what they drew before this option.
-        image = random_erasing(tf.clip_by_value(image, 0.0, 255.0),
-                               tf.random.experimental.stateless_fold_in(seed, 5), **aug.random_erasing)
+        image = random_erasing(image, tf.random.experimental.stateless_fold_in(seed, 5), **aug.random_erasing)
     return tf.clip_by_value(image, 0.0, 255.0)
 
 
