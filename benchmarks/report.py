@@ -105,7 +105,10 @@ def markdown(results) -> str:
         s = c["setup"]
         lines += ["## Where ResNet-20's training time goes", "",
                   f"The training package's path ({s['recipe']}, batch {s['batch_size']} at {s['image_size']}, synthetic "
-                  "images) with one setting changed at a time; images/s and the ratio to the default, per round.", "",
+                  "images) with one setting changed at a time; images/s and the ratio to the default, per round."
+                  + (f" The PyTorch row ({c['torch_version']}) is the training case's peer in the same rounds, for "
+                     "reference: the same network on in-memory tensors without augmentation." if c.get("torch_version")
+                     else ""), "",
                   "| setting | images/s | / default |", "|---|---|---|"]
         for label, st in c["stats"].items():
             r = c["ratios"].get(label)

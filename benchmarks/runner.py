@@ -332,13 +332,17 @@ def case_time_to_accuracy(ctx):
     return section
 
 
+TORCH_REFERENCE = "PyTorch eager, channels_last (reference)"
+
+
 def case_training_settings(ctx):
     """Where ResNet-20's training time goes: the package's default path against one setting changed at a time.
 
     Each candidate is the training case's "training package (TF)" run (CIFAR ResNet-20, batch 128, the
     cifar10_resnet20 recipe on synthetic images) with one change: no augmentation (what the input pipeline
     costs), TensorFlow's inter-op pool cut to one thread (TF_NUM_INTEROP_THREADS; the intra-op pool keeps both
-    cores), XLA, steps_per_execution, and oneDNN off (the training package turns it on).
+    cores), XLA, steps_per_execution, and oneDNN off (the training package turns it on). Where PyTorch is
+    installed, the same network in PyTorch (the training case's peer) runs in the same rounds as the reference.
     """
     common = {"model": "resnet20", "image_size": 32, "batch_size": ctx.size(16, 128), "steps": ctx.size(3, 30),
               "epochs": ctx.size(2, 3), "classes": 10}
@@ -351,8 +355,13 @@ def case_training_settings(ctx):
         "steps_per_execution=10": dict(package, set={"steps_per_execution": ctx.size(2, 10)}),
         "TF_ENABLE_ONEDNN_OPTS=0": dict(package, env={"TF_ENABLE_ONEDNN_OPTS": "0"}),
     }
-    runs = interleaved(ctx, {label: (spec, "tensorflow", None) for label, spec in candidates.items()})
-    return {"setup": common | {"recipe": "cifar10_resnet20", "rounds": ctx.rounds}, "runs": runs,
+    candidates = {label: (spec, "tensorflow", None) for label, spec in candidates.items()}
+    torch_version = torch_available(ctx.torch_python)
+    if torch_version:
+        candidates[TORCH_REFERENCE] = (dict(common, kind="train_torch"), "numpy", ctx.torch_python)
+    runs = interleaved(ctx, candidates)
+    return {"setup": common | {"recipe": "cifar10_resnet20", "rounds": ctx.rounds}, "torch_version": torch_version,
+            "runs": runs,
             "stats": {label: stat(rs) for label, rs in runs.items()},
             "ratios": {label: ratio(runs[label], runs["default"]) for label in candidates if label != "default"}}
 

@@ -190,16 +190,28 @@ def test_update_keeps_the_cases_this_run_does_not_measure(tmp_path):
     assert "- pipeline:" in text and "- time_to_accuracy:" in text and "| 1.0 | n/a | 0.9300 | 1 | training |" in text
 
 
-def test_training_settings_changes_one_setting_per_candidate(monkeypatch):
+@pytest.mark.parametrize("torch_version", [None, "2.13.0+cpu"])
+def test_training_settings_changes_one_setting_per_candidate(monkeypatch, torch_version):
     specs = []
 
     def fake_worker(ctx, spec, *, backend="tensorflow", python=None):
         specs.append(spec)
+        if spec["kind"] == "train_torch":
+            assert backend == "numpy" and python == ctx.torch_python
+            return {"images_per_second": 200.0}
         return {"images_per_second": 100.0 if not spec.get("env") and not spec.get("set") else 50.0}
 
     monkeypatch.setattr(runner, "run_worker", fake_worker)
+    monkeypatch.setattr(runner, "torch_available", lambda python: torch_version)
     ctx = runner.Context(runner.parse_args(["--quick", "--cases", "training_settings"]))
     section = runner.case_training_settings(ctx)
+    torch_specs = [s for s in specs if s["kind"] == "train_torch"]
+    specs = [s for s in specs if s["kind"] != "train_torch"]
+    # PyTorch runs in the same rounds as the reference where it is installed, and only then.
+    assert len(torch_specs) == (1 if torch_version else 0)
+    if torch_version:
+        assert torch_specs[0]["model"] == "resnet20" and torch_specs[0]["batch_size"] == specs[0]["batch_size"]
+        assert section["ratios"][runner.TORCH_REFERENCE]["median"] == 2.0
     assert len(specs) == 6 and all(s["kind"] == "train_package" and s["recipe"] == "cifar10_resnet20" for s in specs)
     changes = [(s.get("env"), s.get("set")) for s in specs]
     assert changes[0] == (None, None) and len({repr(c) for c in changes}) == 6  # each a different single change
@@ -209,5 +221,6 @@ def test_training_settings_changes_one_setting_per_candidate(monkeypatch):
                                 "command": "python -m benchmarks --cases training_settings",
                                 "cases": {"training_settings": section}})
     assert "## Where ResNet-20's training time goes" in markdown and "| no augmentation | 50.0 | 0.50 |" in markdown
+    assert (f"| {runner.TORCH_REFERENCE} | 200.0 | 2.00 |" in markdown) == bool(torch_version)
     # Opt-in: a default run does not include it.
     assert "training_settings" not in runner.parse_args([]).cases and "training" in runner.parse_args([]).cases
