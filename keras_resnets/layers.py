@@ -198,12 +198,6 @@ def _concat(features, axis):
     return features[0] if len(features) == 1 else ops.concatenate(features, axis=axis)
 
 
-def _concat_batch_moments(features, axis):
-    """Batch mean and variance of the concatenation of `features`, per input (the concatenated moments)."""
-    moments = [_batch_moments(f, axis) for f in features]
-    return ops.concatenate([m for m, _ in moments], axis=0), ops.concatenate([v for _, v in moments], axis=0)
-
-
 def _batch_moments(x, axis):
     """Per-channel mean and (biased, as Keras') variance of `x` in float32."""
     rank = len(x.shape)
@@ -244,9 +238,8 @@ class ConcatBatchNormReLU(keras.layers.Layer):
 
     Numerically it is `Concatenate -> BatchNormalization -> ReLU [-> Conv2D 1x1, no bias]`, with the
     same weights in the same order (gamma, beta, moving mean, moving variance [, kernel]) and the same
-    moving-average update, so weights copy between the two forms. The batch statistics are computed per
-    input before the rematerialized part (per-channel moments of a concatenation are the concatenated
-    moments), so the moving averages are updated once, outside the recomputed function.
+    moving-average update, so weights copy between the two forms. The batch statistics are returned by
+    the recomputed function, so the moving averages are updated once per step, outside it.
 
     Args:
         axis: int, the channel axis (-1 or 3 for channels_last, 1 for channels_first).
@@ -293,21 +286,27 @@ class ConcatBatchNormReLU(keras.layers.Layer):
             self.conv.build(tuple(shape))
         self.built = True
 
-    def _normalize(self, mean, variance, *features):
+    def _normalize(self, training, *features):
         x = _concat(features, self.axis)
+        if training:
+            mean, variance = _batch_moments(x, self.axis)
+        else:
+            mean, variance = ops.cast(self.moving_mean, "float32"), ops.cast(self.moving_variance, "float32")
         y = _normalize_relu(x, self, mean, variance, self.axis, self.compute_dtype)
-        return y if self.conv is None else self.conv(y)
+        return (y if self.conv is None else self.conv(y)), mean, variance
 
     def call(self, inputs, training=None):
         features = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        if training:
-            mean, variance = _concat_batch_moments(features, self.axis)
-            _update_moving_statistics(self, mean, variance)
-        else:
-            mean = ops.cast(self.moving_mean, "float32")
-            variance = ops.cast(self.moving_variance, "float32")
-        fn = keras.remat(self._normalize) if self.rematerialize and training else self._normalize
-        return fn(mean, variance, *features)
+        if not training:
+            return self._normalize(False, *features)[0]
+
+        def normalize(*args):
+            return self._normalize(True, *args)
+
+        # The batch moments come out of the (recomputed) function, as in DenseLayer.
+        y, mean, variance = (keras.remat(normalize) if self.rematerialize else normalize)(*features)
+        _update_moving_statistics(self, mean, variance)
+        return y
 
     def compute_output_shape(self, input_shape):
         input_shape = _shape_list(input_shape)
@@ -341,10 +340,9 @@ class DenseLayer(keras.layers.Layer):
 
     Numerically it is the plain layer sequence `{name}_0_bn, _0_relu, _1_conv, _1_bn, _1_relu, _2_conv`
     (BatchNormalization with Keras' batch statistics and moving-average update), and its weights are
-    those layers' weights in the same order, so weights copy between the two forms. Batch statistics
-    of the first BN are computed per input outside the recomputed function (per-channel moments of a
-    concatenation are the concatenated moments); those of the second BN are returned by it, so the
-    moving averages are updated once, never by the recomputation.
+    those layers' weights in the same order, so weights copy between the two forms. The batch
+    statistics of both BNs are returned by the recomputed function, so the moving averages are updated
+    once per step, never by the recomputation.
 
     Args:
         growth_rate: int, new channels (k).
@@ -388,29 +386,33 @@ class DenseLayer(keras.layers.Layer):
         self.conv2.build(tuple(shape))
         self.built = True
 
-    def _layer(self, training, mean0, variance0, *features):
-        x = _concat(features, self.axis)
-        x = self.conv1(_normalize_relu(x, self.norm0, mean0, variance0, self.axis, self.compute_dtype))
+    def _moments(self, x, norm, training):
         if training:
-            mean1, variance1 = _batch_moments(x, self.axis)
-        else:
-            mean1, variance1 = ops.cast(self.norm1.moving_mean, "float32"), ops.cast(self.norm1.moving_variance, "float32")
+            return _batch_moments(x, self.axis)
+        return ops.cast(norm.moving_mean, "float32"), ops.cast(norm.moving_variance, "float32")
+
+    def _layer(self, training, *features):
+        x = _concat(features, self.axis)
+        mean0, variance0 = self._moments(x, self.norm0, training)
+        x = self.conv1(_normalize_relu(x, self.norm0, mean0, variance0, self.axis, self.compute_dtype))
+        mean1, variance1 = self._moments(x, self.norm1, training)
         y = self.conv2(_normalize_relu(x, self.norm1, mean1, variance1, self.axis, self.compute_dtype))
-        return y, mean1, variance1
+        return y, mean0, variance0, mean1, variance1
 
     def call(self, inputs, training=None):
         features = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if not training:
-            mean0 = ops.cast(self.norm0.moving_mean, "float32")
-            variance0 = ops.cast(self.norm0.moving_variance, "float32")
-            return self._layer(False, mean0, variance0, *features)[0]
-        mean0, variance0 = _concat_batch_moments(features, self.axis)
-        _update_moving_statistics(self.norm0, mean0, variance0)
+            return self._layer(False, *features)[0]
 
         def layer(*args):
             return self._layer(True, *args)
 
-        y, mean1, variance1 = (keras.remat(layer) if self.rematerialize else layer)(mean0, variance0, *features)
+        # Both BatchNormalizations' batch moments come out of the (recomputed) function, so the moving
+        # averages are updated once per step, never by the recomputation. Computing the first one's
+        # moments inside, on the concatenation, keeps the graph linear in the block's depth (per-input
+        # moments outside it added ops quadratic in the depth: 3x the nodes, 5x the tracing time).
+        y, mean0, variance0, mean1, variance1 = (keras.remat(layer) if self.rematerialize else layer)(*features)
+        _update_moving_statistics(self.norm0, mean0, variance0)
         _update_moving_statistics(self.norm1, mean1, variance1)
         return y
 
