@@ -204,6 +204,13 @@ def _batch_moments(x, axis):
     return ops.moments(ops.cast(x, "float32"), axes=[i for i in range(rank) if i != axis % rank])
 
 
+def _statistics(x, norm, axis, training):
+    """The batch moments of `x` when training, else `norm`'s moving mean and variance (float32)."""
+    if training:
+        return _batch_moments(x, axis)
+    return ops.cast(norm.moving_mean, "float32"), ops.cast(norm.moving_variance, "float32")
+
+
 def _update_moving_statistics(norm, mean, variance):
     """The moving-average update of a BatchNormalization layer's statistics (no gradient)."""
     m = norm.momentum
@@ -288,10 +295,7 @@ class ConcatBatchNormReLU(keras.layers.Layer):
 
     def _normalize(self, training, *features):
         x = _concat(features, self.axis)
-        if training:
-            mean, variance = _batch_moments(x, self.axis)
-        else:
-            mean, variance = ops.cast(self.moving_mean, "float32"), ops.cast(self.moving_variance, "float32")
+        mean, variance = _statistics(x, self, self.axis, training)
         y = _normalize_relu(x, self, mean, variance, self.axis, self.compute_dtype)
         return (y if self.conv is None else self.conv(y)), mean, variance
 
@@ -386,16 +390,11 @@ class DenseLayer(keras.layers.Layer):
         self.conv2.build(tuple(shape))
         self.built = True
 
-    def _moments(self, x, norm, training):
-        if training:
-            return _batch_moments(x, self.axis)
-        return ops.cast(norm.moving_mean, "float32"), ops.cast(norm.moving_variance, "float32")
-
     def _layer(self, training, *features):
         x = _concat(features, self.axis)
-        mean0, variance0 = self._moments(x, self.norm0, training)
+        mean0, variance0 = _statistics(x, self.norm0, self.axis, training)
         x = self.conv1(_normalize_relu(x, self.norm0, mean0, variance0, self.axis, self.compute_dtype))
-        mean1, variance1 = self._moments(x, self.norm1, training)
+        mean1, variance1 = _statistics(x, self.norm1, self.axis, training)
         y = self.conv2(_normalize_relu(x, self.norm1, mean1, variance1, self.axis, self.compute_dtype))
         return y, mean0, variance0, mean1, variance1
 
