@@ -82,6 +82,14 @@ def markdown(results) -> str:
             frac = gflops / ceiling if gflops and ceiling else None
             lines.append(f"| {mode} | {_range(ours)} | {_range(stat_of(entry, 'keras.applications'))} | "
                          f"{_range(entry['ratio'], 2)} | {_fmt(gflops)} | {_fmt(frac, 2)} |")
+        folded = {}
+        for entry in c["modes"].values():
+            for label, runs in entry["runs"].items():
+                folded[label] = max([folded.get(label, 0)] + [r.get("batch_norms_folded", 0) for r in runs])
+        if any(folded.values()):
+            lines += ["", "\"BatchNorm folded\": both models pass through `keras_resnets.fold_batch_norm` before "
+                      "compiling (" + ", ".join(f"{label}: {n} BatchNormalizations folded"
+                                                for label, n in folded.items()) + ")."]
         lines.append("")
     if "training" in cases:
         c = cases["training"]

@@ -141,27 +141,34 @@ def case_inference(ctx):
     size, batch = ctx.size(64, 224), ctx.size(2, 32)
     base = {"kind": "inference", "model": "resnet50", "image_size": size, "batch_size": batch,
             "repeats": ctx.size(2, 5), "warmup": ctx.size(1, 2)}
-    settings = {"tensorflow compiled": ("tensorflow", "compiled", {})}
+    onednn = {"TF_ENABLE_ONEDNN_OPTS": "1"}
+    folded = {"fold_batch_norm": True}  # keras_resnets.fold_batch_norm, applied to both candidates
+    settings = {"tensorflow compiled": ("tensorflow", "compiled", {}, {})}
     if not ctx.quick:
         settings = {
-            "tensorflow eager": ("tensorflow", "eager", {}),
-            "tensorflow compiled": ("tensorflow", "compiled", {}),
-            "tensorflow XLA": ("tensorflow", "xla", {}),
-            "tensorflow compiled, TF_ENABLE_ONEDNN_OPTS=1": ("tensorflow", "compiled", {"TF_ENABLE_ONEDNN_OPTS": "1"}),
-            "tensorflow XLA, TF_ENABLE_ONEDNN_OPTS=1": ("tensorflow", "xla", {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+            "tensorflow eager": ("tensorflow", "eager", {}, {}),
+            "tensorflow compiled": ("tensorflow", "compiled", {}, {}),
+            "tensorflow XLA": ("tensorflow", "xla", {}, {}),
+            "tensorflow compiled, TF_ENABLE_ONEDNN_OPTS=1": ("tensorflow", "compiled", onednn, {}),
+            "tensorflow XLA, TF_ENABLE_ONEDNN_OPTS=1": ("tensorflow", "xla", onednn, {}),
         }
-    settings["jax compiled"] = ("jax", "compiled", {})
+    settings["tensorflow compiled, TF_ENABLE_ONEDNN_OPTS=1, BatchNorm folded"] = ("tensorflow", "compiled", onednn,
+                                                                                   folded)
+    if not ctx.quick:
+        settings["tensorflow XLA, TF_ENABLE_ONEDNN_OPTS=1, BatchNorm folded"] = ("tensorflow", "xla", onednn, folded)
+    settings["jax compiled"] = ("jax", "compiled", {}, {})
     if ctx.inference_settings:
         unknown = [label for label in ctx.inference_settings if label not in settings]
         if unknown:
             raise ValueError(f"unknown --inference-settings {unknown}; allowed: {list(settings)}")
         settings = {label: settings[label] for label in ctx.inference_settings}
     section = {"image_size": size, "batch_size": batch, "modes": {}}
-    for label, (backend, mode, env) in settings.items():
+    for label, (backend, mode, env, options) in settings.items():
         candidates = {
-            "keras_resnets": (dict(base, source="keras_resnets", model="resnet50", mode=mode, env=env), backend, None),
-            "keras.applications": (dict(base, source="keras_applications", model="ResNet50", mode=mode, env=env),
-                                   backend, None),
+            "keras_resnets": (dict(base, source="keras_resnets", model="resnet50", mode=mode, env=env, **options),
+                              backend, None),
+            "keras.applications": (dict(base, source="keras_applications", model="ResNet50", mode=mode, env=env,
+                                        **options), backend, None),
         }
         section["modes"][label] = _compare(ctx, candidates, "keras_resnets", "keras.applications", rounds=ctx.big_rounds)
     return section

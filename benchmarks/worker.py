@@ -145,6 +145,14 @@ def inference(spec):
 
     size, batch = spec["image_size"], spec["batch_size"]
     model = build_model(spec["source"], spec["model"], (size, size, 3), spec.get("classes", 1000))
+    flops = count_flops(model) * batch  # folding leaves the convolutions' FLOPs as they are
+    folded = 0
+    if spec.get("fold_batch_norm"):
+        import keras_resnets
+
+        before = sum(isinstance(layer, keras.layers.BatchNormalization) for layer in _walk_layers(model))
+        model = keras_resnets.fold_batch_norm(model)
+        folded = before - sum(isinstance(layer, keras.layers.BatchNormalization) for layer in _walk_layers(model))
     x = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype("float32")
     mode = spec["mode"]
     if mode == "eager":
@@ -160,9 +168,8 @@ def inference(spec):
     rss = _rss_mib()
     times = _timed(run, spec.get("warmup", 2), spec.get("repeats", 5))
     result = _summary(times)
-    flops = count_flops(model) * batch
     result.update(images_per_second=batch / result["median_s"], gflops=flops / result["median_s"] / 1e9,
-                  flops_per_batch=flops, rss_after_build_mib=rss)
+                  flops_per_batch=flops, rss_after_build_mib=rss, batch_norms_folded=folded)
     return result
 
 

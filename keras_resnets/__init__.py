@@ -7,6 +7,7 @@ Public surface:
 - The registry: `list_models`, `create_model`, `get_model_config`, `get_model_spec`, `list_pretrained`.
 - Preprocessing: `preprocess_input`, `preprocessing_mode`, `decode_predictions`.
 - Custom layers (registered for safe-mode loading): `keras_resnets.layers`.
+- Inference: `fold_batch_norm(model)`, a copy with each convolution's BatchNormalization folded into it.
 """
 
 import sys
@@ -17,6 +18,7 @@ if sys.getrecursionlimit() < 20000:
     sys.setrecursionlimit(20000)
 
 from keras_resnets import layers  # noqa: E402
+from keras_resnets.folding import fold_batch_norm  # noqa: E402
 from keras_resnets._registry import (  # noqa: E402
     create_model,
     get_model_config,
@@ -43,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "create_model",
     "decode_predictions",
+    "fold_batch_norm",
     "get_model_config",
     "get_model_spec",
     "layers",

@@ -12,6 +12,7 @@ import tempfile
 import keras
 import numpy as np
 
+import keras_resnets
 from tests.tiny_models import CLASSES, TINY, build
 
 
@@ -47,6 +48,8 @@ def main():
             y = np.arange(8) % CLASSES
             out = keras.ops.convert_to_numpy(model(x, training=False))
             assert out.shape == (8, CLASSES), out.shape
+            folded = keras.ops.convert_to_numpy(keras_resnets.fold_batch_norm(model)(x, training=False))
+            assert np.allclose(folded, out, rtol=1e-4, atol=1e-5), (label, float(np.abs(folded - out).max()))
             grads = _gradients(model, x, y)
             assert len(grads) == len(model.trainable_variables)
             assert all(g is not None and np.all(np.isfinite(g)) for g in grads), label

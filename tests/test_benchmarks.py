@@ -45,6 +45,9 @@ def test_ceiling_and_inference_kinds():
     assert result["repeats"] == 2 and result["images_per_second"] > 0
     assert result["flops_per_batch"] == 2 * worker.count_flops(
         keras_resnets.create_model("resnet20", input_shape=(16, 16, 3), classes=10))
+    assert result["batch_norms_folded"] == 0
+    folded = worker.inference(dict(spec, fold_batch_norm=True))
+    assert folded["batch_norms_folded"] == 19 and folded["flops_per_batch"] == result["flops_per_batch"]
     with pytest.raises(ValueError, match="mode must be"):
         worker.inference(dict(spec, mode="fast"))
     with pytest.raises(ValueError, match="source must be"):
