@@ -19,6 +19,11 @@ import numpy as np
 __all__ = ["fold_batch_norm"]
 
 
+def _is_functional(model) -> bool:
+    return isinstance(model, keras.Model) and not isinstance(model, keras.Sequential) and hasattr(
+        model, "_run_through_graph")
+
+
 def _single_call(layer):
     nodes = getattr(layer, "_inbound_nodes", [])
     return nodes[0] if len(nodes) == 1 else None
@@ -79,7 +84,7 @@ def fold_batch_norm(model):
 
     Args:
         model: a Functional Keras model (any `keras_resnets` model, a keras.applications model, or your
-            own). The model itself is left unchanged.
+            own); Functional models nested in it as layers are folded too. It is left unchanged.
 
     Returns:
         A new Functional model with the same inputs, outputs (structure and names) and inference
@@ -97,7 +102,7 @@ def fold_batch_norm(model):
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"fold_batch_norm expects a keras.Model. Received: {type(model).__name__}")
-    if isinstance(model, keras.Sequential) or not hasattr(model, "_run_through_graph"):
+    if not _is_functional(model):
         raise ValueError(
             "fold_batch_norm works on Functional models (every keras_resnets and keras.applications "
             f"model is one). Received a {type(model).__name__} named {model.name!r}; build it with the "
@@ -107,6 +112,8 @@ def fold_batch_norm(model):
     folded_convs = set(pairs.values())
 
     def clone(layer):
+        if _is_functional(layer):  # a nested model (e.g. behind a preprocessing input): fold inside it too
+            return fold_batch_norm(layer)
         config = layer.get_config()
         if layer.name in folded_convs:
             config["use_bias"] = True
@@ -123,7 +130,7 @@ def fold_batch_norm(model):
     )
     folded = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone, call_function=call)
     for layer in model.layers:
-        if layer.name in pairs or not layer.weights:
+        if layer.name in pairs or not layer.weights or _is_functional(layer):  # nested: copied when folded
             continue
         target = folded.get_layer(layer.name)
         if layer.name in folded_convs:

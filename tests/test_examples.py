@@ -1,6 +1,7 @@
 """The examples a newcomer runs first keep working."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ def test_quickstart_runs():
     assert "ResNet50: 25,636,712 parameters" in result.stdout
     assert "stage4: (None, 8, 8, 2048)" in result.stdout
     assert "max abs difference 0.0e+00" in result.stdout
+    folded = re.search(r"BatchNorm folded: (\d+) layers fewer, max abs difference (\S+)", result.stdout)
+    assert folded and int(folded[1]) == 19 and float(folded[2]) < 1e-5, result.stdout[-1000:]
 
 
 def test_degradation_example_trains_plain_and_residual_twins(tmp_path):

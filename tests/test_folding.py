@@ -87,6 +87,20 @@ def test_folds_keras_applications_resnet50_and_feature_extractors(rng):
                                    rtol=1e-4, atol=1e-4)
 
 
+def test_folds_models_nested_in_a_model(rng):
+    from keras_resnets.export import with_preprocessing
+
+    inner = build("cifar_resnet_option_a", classifier_activation=None)
+    _randomize_statistics(inner, rng)
+    wrapped = with_preprocessing(inner, "torch")  # raw pixels -> ImagePreprocessing -> the model as a layer
+    folded = keras_resnets.fold_batch_norm(wrapped)
+    assert not _batch_norms(folded.get_layer(inner.name)) and _batch_norms(inner)
+    x = (rng.random((2,) + inner.input_shape[1:]) * 255).astype("float32")
+    expected = keras.ops.convert_to_numpy(wrapped(x))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(folded(x)), expected, rtol=1e-4,
+                               atol=1e-4 * float(np.abs(expected).max()))
+
+
 def test_folds_biases_groups_and_missing_scale_or_center(rng):
     inputs = keras.Input((8, 8, 4))
     x = keras.layers.Conv2D(6, 3, padding="same", use_bias=True, groups=2, name="grouped")(inputs)
