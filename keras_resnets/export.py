@@ -267,6 +267,12 @@ def _has_preprocessing(model) -> bool:
     return walk(model)
 
 
+def _count_batch_norms(model) -> int:
+    """BatchNormalization layers of `model` and of the models nested in it."""
+    return sum(_count_batch_norms(layer) if isinstance(layer, keras.Model)
+               else isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+
+
 def with_preprocessing(model, mode):
     """`model` behind an `ImagePreprocessing(mode)` layer, so it takes raw [0, 255] pixels."""
     from keras_resnets.layers import ImagePreprocessing
@@ -533,7 +539,8 @@ def export_model(model, out_dir, *, formats=tuple(FORMATS), metadata=None, class
         saved_model_dir = os.path.join(tmp, FORMATS["saved_model"])
         # Inference only from here on: BatchNorms folded into their convolutions (faster serving on CPU;
         # the LiteRT converter would fold them anyway). Verified against the unfolded model below.
-        write_saved_model(fold_batch_norm(model), saved_model_dir)
+        serving = fold_batch_norm(model)
+        write_saved_model(serving, saved_model_dir)
         verification["saved_model"] = compare(reference, run_saved_model(saved_model_dir, verify_images),
                                               verify_labels)
         for fmt in ("float32", "float16", "dynamic_int8", "int8"):
@@ -567,6 +574,8 @@ def export_model(model, out_dir, *, formats=tuple(FORMATS), metadata=None, class
                       "int8_io": int8_io},
             "output": {"name": OUTPUT_NAME, "shape": list(model.output_shape[1:])},
             "preprocessing": preprocessing_note,
+            "batch_norm": {"in_model": _count_batch_norms(model),
+                           "folded_in_saved_model": _count_batch_norms(model) - _count_batch_norms(serving)},
             "class_names": list(class_names) if class_names is not None else None,
             "formats": {fmt: FORMATS[fmt] for fmt in formats},
             "calibration": {"source": calibration_source, "num_images": len(calibration_images)},

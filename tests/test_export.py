@@ -11,6 +11,7 @@ import pytest
 
 import keras_resnets
 from keras_resnets import export
+from tests.test_folding import ALL_FOLDED
 from tests.tiny_models import TINY
 from tests.tiny_models import build as build_tiny
 
@@ -57,6 +58,14 @@ def test_saved_model_and_float32_parity(tmp_path, label):
     for fmt in ("saved_model", "float32"):
         assert meta["verification"][fmt]["max_abs_diff"] <= 1e-4
         assert meta["verification"][fmt]["passed"]
+    # The SavedModel is served with BatchNorms folded into their convolutions (keras_resnets.fold_batch_norm).
+    batch_norm = meta["batch_norm"]
+    if label in ALL_FOLDED:
+        assert batch_norm["folded_in_saved_model"] == batch_norm["in_model"] > 0
+    elif label == "densenet_memory_efficient":  # the stem's folds; the dense layers keep theirs inside DenseLayer
+        assert batch_norm["folded_in_saved_model"] == batch_norm["in_model"] == 1
+    else:  # pre-activation units and DenseNet concatenations keep some
+        assert 0 <= batch_norm["folded_in_saved_model"] < batch_norm["in_model"]
     # Named signature, named input, dynamic batch.
     import tensorflow as tf
 
