@@ -539,7 +539,7 @@ def export_model(model, out_dir, *, formats=tuple(FORMATS), metadata=None, class
         saved_model_dir = os.path.join(tmp, FORMATS["saved_model"])
         # Inference only from here on: BatchNorms folded into their convolutions (faster serving on CPU;
         # the LiteRT converter would fold them anyway). Verified against the unfolded model below.
-        serving = fold_batch_norm(model)
+        serving, batch_norms = fold_batch_norm(model), _count_batch_norms(model)
         write_saved_model(serving, saved_model_dir)
         verification["saved_model"] = compare(reference, run_saved_model(saved_model_dir, verify_images),
                                               verify_labels)
@@ -574,8 +574,8 @@ def export_model(model, out_dir, *, formats=tuple(FORMATS), metadata=None, class
                       "int8_io": int8_io},
             "output": {"name": OUTPUT_NAME, "shape": list(model.output_shape[1:])},
             "preprocessing": preprocessing_note,
-            "batch_norm": {"in_model": _count_batch_norms(model),
-                           "folded_in_saved_model": _count_batch_norms(model) - _count_batch_norms(serving)},
+            "batch_norm": {"in_model": batch_norms,
+                           "folded_in_saved_model": batch_norms - _count_batch_norms(serving)},
             "class_names": list(class_names) if class_names is not None else None,
             "formats": {fmt: FORMATS[fmt] for fmt in formats},
             "calibration": {"source": calibration_source, "num_images": len(calibration_images)},

@@ -6,7 +6,7 @@ At inference a BatchNormalization is a per-channel affine map with fixed coeffic
 `kernel * s` and `(bias - mean) * s + beta` with `s = gamma / sqrt(variance + epsilon)`. The network
 then computes the same function with one pass less over every activation tensor, and TensorFlow's
 graph optimizer can fuse the convolution with its bias, residual addition and ReLU into one oneDNN
-kernel. ResNet50 at batch 32 predicts 1.1-1.15x faster on a 2-core CPU this way (benchmarks/RESULTS.md).
+kernel. ResNet50 at batch 32 predicts about 1.1x faster on a 2-core CPU this way (benchmarks/RESULTS.md).
 
 LiteRT's converter does the same folding on export; this does it for the Keras model itself (predict,
 SavedModel, serving). The folded model is for inference only: it has no BatchNormalization left to
@@ -109,13 +109,13 @@ def fold_batch_norm(model):
             "functional API (keras.Model(inputs, outputs)) first."
         )
     pairs = _foldable_pairs(model)
-    folded_convs = set(pairs.values())
+    norm_of = {conv: norm for norm, conv in pairs.items()}
 
     def clone(layer):
         if _is_functional(layer):  # a nested model (e.g. behind a preprocessing input): fold inside it too
             return fold_batch_norm(layer)
         config = layer.get_config()
-        if layer.name in folded_convs:
+        if layer.name in norm_of:
             config["use_bias"] = True
         return layer.__class__.from_config(config)
 
@@ -133,9 +133,8 @@ def fold_batch_norm(model):
         if layer.name in pairs or not layer.weights or _is_functional(layer):  # nested: copied when folded
             continue
         target = folded.get_layer(layer.name)
-        if layer.name in folded_convs:
-            bn = model.get_layer(next(b for b, c in pairs.items() if c == layer.name))
-            target.set_weights(_folded_weights(layer, bn))
+        if layer.name in norm_of:
+            target.set_weights(_folded_weights(layer, model.get_layer(norm_of[layer.name])))
         else:
             target.set_weights(layer.get_weights())
     return folded
