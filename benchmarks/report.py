@@ -90,6 +90,13 @@ def markdown(results) -> str:
             lines += ["", "\"BatchNorm folded\": both models pass through `keras_resnets.fold_batch_norm` before "
                       "compiling (" + ", ".join(f"{label}: {n} BatchNormalizations folded"
                                                 for label, n in folded.items()) + ")."]
+        threads = sorted({r["threads"] for entry in c["modes"].values() for runs in entry["runs"].values()
+                          for r in runs if "threads" in r})
+        if threads:
+            lines += ["", "\"LiteRT float32 export\": each model written by `keras_resnets.export.export_model` "
+                      "(SavedModel with its BatchNorms folded, converted to float32 `.tflite`) and run on the same "
+                      "batch by ai_edge_litert's interpreter with XNNPACK, "
+                      f"{' or '.join(map(str, threads))} thread(s) (every core the process may use)."]
         lines.append("")
     if "training" in cases:
         c = cases["training"]

@@ -156,6 +156,8 @@ def case_inference(ctx):
                                                                                    folded)
     if not ctx.quick:
         settings["tensorflow XLA, TF_ENABLE_ONEDNN_OPTS=1, BatchNorm folded"] = ("tensorflow", "xla", onednn, folded)
+        # The package's float32 LiteRT export (BatchNorms folded), XNNPACK on every core.
+        settings["LiteRT float32 export, XNNPACK"] = ("tensorflow", "litert", {}, {})
     settings["jax compiled"] = ("jax", "compiled", {}, {})
     if ctx.inference_settings:
         unknown = [label for label in ctx.inference_settings if label not in settings]

@@ -139,7 +139,12 @@ def count_flops(model) -> float:
 
 
 def inference(spec):
-    """Batch latency of a classifier: eager call, compiled predict (`jit_compile=False`) or XLA."""
+    """Batch latency of a classifier: eager call, compiled predict (`jit_compile=False`), XLA or LiteRT.
+
+    "litert": the package's float32 LiteRT export of the model (`keras_resnets.export.export_model`, whose
+    SavedModel has its BatchNorms folded), run by ai_edge_litert with XNNPACK on every core this process
+    may use, on the same batch.
+    """
     import keras
     import numpy as np
 
@@ -163,13 +168,35 @@ def inference(spec):
 
         def run():
             model.predict_on_batch(x)
+    elif mode == "litert":
+        return _litert_inference(spec, model, x, flops)
     else:
-        raise ValueError(f"mode must be 'eager', 'compiled' or 'xla'. Received: {mode!r}")
+        raise ValueError(f"mode must be 'eager', 'compiled', 'xla' or 'litert'. Received: {mode!r}")
     rss = _rss_mib()
     times = _timed(run, spec.get("warmup", 2), spec.get("repeats", 5))
     result = _summary(times)
     result.update(images_per_second=batch / result["median_s"], gflops=flops / result["median_s"] / 1e9,
                   flops_per_batch=flops, rss_after_build_mib=rss, batch_norms_folded=folded)
+    return result
+
+
+def _litert_inference(spec, model, x, flops):
+    from keras_resnets import export
+
+    threads = spec.get("threads") or len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "export")
+        meta = export.export_model(model, out, formats=("saved_model", "float32"), preprocessing="none",
+                                   num_verify=spec.get("num_verify", 4), benchmark=False, warn_only=True)
+        runner = export.LiteRTRunner(os.path.join(out, export.FORMATS["float32"]), num_threads=threads)
+        runner.set_input(x)
+        rss = _rss_mib()
+        times = _timed(runner.interpreter.invoke, spec.get("warmup", 2), spec.get("repeats", 5))
+    result = _summary(times)
+    result.update(images_per_second=len(x) / result["median_s"], gflops=flops / result["median_s"] / 1e9,
+                  flops_per_batch=flops, rss_after_build_mib=rss, threads=threads,
+                  batch_norms_folded=meta["batch_norm"]["folded_in_saved_model"],
+                  max_abs_diff=meta["verification"]["float32"]["max_abs_diff"])
     return result
 
 

@@ -114,12 +114,17 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def call(self, inputs):
         s = self.strides
-        if self.data_format == "channels_last":
+        if s > 1 and keras.backend.backend() == "tensorflow":
+            # The same pixels: a 1x1 max pool with stride s keeps every s-th one (ceil(size / s) of them)
+            # and routes the gradient back to it. TensorFlow's StridedSlice and its gradient take a slow
+            # generic path (a 32x32x16 batch of 128: 14-17 ms forward and backward, against 5.5 ms
+            # pooled with oneDNN), while JAX and PyTorch slice fastest (3.6 and 4.3 ms, pooling 43 and 20).
+            x = ops.max_pool(inputs, pool_size=1, strides=s, padding="valid", data_format=self.data_format)
+        elif self.data_format == "channels_last":
             x = inputs[:, ::s, ::s, :] if s > 1 else inputs
-            channels = x.shape[-1]
         else:
             x = inputs[:, :, ::s, ::s] if s > 1 else inputs
-            channels = x.shape[1]
+        channels = x.shape[_channel_axis(self.data_format)]
         extra = self.filters - channels
         if extra == 0:
             return x

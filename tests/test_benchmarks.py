@@ -48,6 +48,9 @@ def test_ceiling_and_inference_kinds():
     assert result["batch_norms_folded"] == 0
     folded = worker.inference(dict(spec, fold_batch_norm=True))
     assert folded["batch_norms_folded"] == 19 and folded["flops_per_batch"] == result["flops_per_batch"]
+    litert = worker.inference(dict(spec, mode="litert", threads=1))
+    assert litert["threads"] == 1 and litert["batch_norms_folded"] == 19 and litert["images_per_second"] > 0
+    assert litert["flops_per_batch"] == result["flops_per_batch"] and litert["max_abs_diff"] < 1e-3
     with pytest.raises(ValueError, match="mode must be"):
         worker.inference(dict(spec, mode="fast"))
     with pytest.raises(ValueError, match="source must be"):

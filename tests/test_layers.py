@@ -9,12 +9,27 @@ import keras_resnets
 from keras_resnets.layers import BatchNormalization, StochasticDepth, ZeroPadShortcut
 
 
-def test_zero_pad_shortcut_subsamples_and_pads(rng):
-    x = rng.random((2, 8, 8, 4)).astype("float32")
-    y = np.asarray(ZeroPadShortcut(8, strides=2)(x))
-    assert y.shape == (2, 4, 4, 8)
+@pytest.mark.parametrize("size", [8, 7])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_zero_pad_shortcut_subsamples_and_pads(rng, size, data_format):
+    x = rng.normal(size=(2, size, size, 4)).astype("float32")  # channels_last; the checks are made in it
+    half = -(-size // 2)
+    weights = rng.normal(size=(2, half, half, 8)).astype("float32")
+    first = data_format == "channels_first"
+    to_layer = (lambda a: np.transpose(a, (0, 3, 1, 2))) if first else (lambda a: a)
+    to_last = (lambda a: np.transpose(np.asarray(a), (0, 2, 3, 1))) if first else np.asarray
+    x_in = tf.constant(to_layer(x))
+    with tf.GradientTape() as tape:  # TensorFlow subsamples with a 1x1 max pool: its gradient must be the slice's
+        tape.watch(x_in)
+        y = ZeroPadShortcut(8, strides=2, data_format=data_format)(x_in)
+        loss = tf.reduce_sum(y * to_layer(weights))
+    y, grad = to_last(y), to_last(tape.gradient(loss, x_in))
+    assert y.shape == (2, half, half, 8)
     np.testing.assert_array_equal(y[..., 2:6], x[:, ::2, ::2, :])
     assert not y[..., :2].any() and not y[..., 6:].any()
+    expected = np.zeros_like(x)
+    expected[:, ::2, ::2, :] = weights[..., 2:6]
+    np.testing.assert_array_equal(grad, expected)
     assert ZeroPadShortcut(8, strides=2).compute_output_shape((None, 7, 7, 4)) == (None, 4, 4, 8)
 
 
