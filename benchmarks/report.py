@@ -183,15 +183,17 @@ def markdown(results) -> str:
         lines += ["## Time to accuracy (Fashion-MNIST)", "",
                   "Test accuracy after every epoch; minutes of wall time (the epoch and its test evaluation) or, for "
                   "runs that did not log it, of training alone (clock).", "",
-                  "| run | minutes to 92% | minutes to 94% | final | epochs | clock |", "|---|---|---|---|---|---|"]
+                  "| run | minutes to 92% | minutes to 94% | final | epochs | clock | setup |",
+                  "|---|---|---|---|---|---|---|"]
         for run, r in cases["time_to_accuracy"].items():
             if not isinstance(r, dict) or run in _META:
                 continue
             if "error" in r:
-                lines.append(f"| {run} | {r['error']} | | | | |")
+                lines.append(f"| {run} | {r['error']} | | | | | |")
             else:
                 lines.append(f"| {run} | {_fmt(r['minutes_to']['0.92'])} | {_fmt(r['minutes_to']['0.94'])} | "
-                             f"{_fmt(r['final_accuracy'], 4)} | {r['epochs']} | {r['clock']} |")
+                             f"{_fmt(r['final_accuracy'], 4)} | {r['epochs']} | {r['clock']} | "
+                             f"{r.get('setup') or 'n/a'} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -310,7 +310,8 @@ def case_time_to_accuracy(ctx):
 
     A run records its test accuracy per epoch when it trains with the test split as validation data
     (`eval_test_each_epoch`); its history has `epoch_wall_seconds` (the epoch with its evaluation; runs
-    before 2026-12-01 17:50 UTC lack it) and `epoch_seconds` (training only). Pass workdirs with `--runs`.
+    before 2026-12-01 17:50 UTC lack it) and `epoch_seconds` (training only); its config.json says what it
+    trained (`describe_run`). Pass workdirs with `--runs`.
     """
     import csv
 
@@ -337,8 +338,30 @@ def case_time_to_accuracy(ctx):
                     reached[target] = elapsed / 60
         section[workdir] = {"minutes_to": {str(t): reached.get(t) for t in (0.92, 0.94)},
                             "final_accuracy": float(rows[-1]["val_accuracy"]), "epochs": len(rows),
-                            "minutes": elapsed / 60, "clock": "wall" if clock == "epoch_wall_seconds" else "training"}
+                            "minutes": elapsed / 60, "clock": "wall" if clock == "epoch_wall_seconds" else "training",
+                            "setup": describe_run(workdir)}
     return section
+
+
+def describe_run(workdir):
+    """What a run trained, from its config.json (the resolved recipe): recipe, model, batch, optimizer, schedule,
+    augmentation and label smoothing on one line; None for a workdir without one."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        config = json.load(f)
+    model = config["model"]["name"]
+    if config["model"].get("kwargs"):
+        model += " " + ", ".join(f"{k}={v}" for k, v in config["model"]["kwargs"].items())
+    optimizer, schedule = config["optimizer"], config["schedule"]
+    augment = ", ".join(k for k, v in config.get("augment", {}).items() if v) or "none"
+    parts = [f"{config.get('recipe')}: {model}", f"batch {config['batch_size']}",
+             f"{optimizer['name']} lr {optimizer['learning_rate']:g}", f"{schedule['name']} schedule",
+             f"augment: {augment}"]
+    if config.get("loss", {}).get("label_smoothing"):
+        parts.append(f"label smoothing {config['loss']['label_smoothing']:g}")
+    return "; ".join(parts)
 
 
 TORCH_REFERENCE = "PyTorch eager, channels_last (reference)"

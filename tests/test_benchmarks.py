@@ -154,9 +154,20 @@ def test_time_to_accuracy_reads_a_runs_history(tmp_path):
     assert r["final_accuracy"] == 0.939 and r["epochs"] == 4 and r["minutes"] == 5.0 and r["clock"] == "training"
     assert "val_accuracy" in section[str(no_curve)]["error"]
     assert "no history.csv" in section[str(tmp_path / "missing")]["error"]
+    assert r["setup"] is None  # no config.json
     markdown = report.markdown({"machine": runner.machine_facts(), "rounds": 1, "quick": False,
                                "command": "python -m benchmarks", "cases": {"time_to_accuracy": section}})
-    assert f"| {run} | 2.0 | 4.0 | 0.9390 | 4 | training |" in markdown
+    assert f"| {run} | 2.0 | 4.0 | 0.9390 | 4 | training | n/a |" in markdown
+    # A run's config.json (the resolved recipe the training app writes) says what the run trained.
+    from training import config as config_lib
+
+    config = config_lib.load_recipe("fashion_mnist_resnet20")
+    config.model.kwargs = {"stage_depths": [1, 1, 1]}
+    config.batch_size, config.loss.label_smoothing = 256, 0.1
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    assert runner.case_time_to_accuracy(ctx)[str(run)]["setup"] == (
+        "fashion_mnist_resnet20: resnet20 stage_depths=[1, 1, 1]; batch 256; sgd lr 0.1; cosine schedule; "
+        "augment: horizontal_flip; label smoothing 0.1")
     (run / "history.csv").write_text("epoch,epoch_seconds,epoch_wall_seconds,val_accuracy\n0,60.0,90.0,0.95\n")
     r = runner.case_time_to_accuracy(ctx)[str(run)]
     assert r["minutes_to"] == {"0.92": 1.5, "0.94": 1.5} and r["clock"] == "wall"
