@@ -349,18 +349,21 @@ def describe_run(workdir):
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        config = json.load(f)
-    model = config["model"]["name"]
-    if config["model"].get("kwargs"):
-        model += " " + ", ".join(f"{k}={v}" for k, v in config["model"]["kwargs"].items())
-    optimizer, schedule = config["optimizer"], config["schedule"]
-    augment = ", ".join(k for k, v in config.get("augment", {}).items() if v) or "none"
-    parts = [f"{config.get('recipe')}: {model}", f"batch {config['batch_size']}",
-             f"{optimizer['name']} lr {optimizer['learning_rate']:g}", f"{schedule['name']} schedule",
-             f"augment: {augment}"]
-    if config.get("loss", {}).get("label_smoothing"):
-        parts.append(f"label smoothing {config['loss']['label_smoothing']:g}")
+    try:
+        with open(path) as f:
+            config = json.load(f)
+        model = config["model"]["name"]
+        if config["model"].get("kwargs"):
+            model += " " + ", ".join(f"{k}={v}" for k, v in config["model"]["kwargs"].items())
+        optimizer, schedule = config["optimizer"], config["schedule"]
+        augment = ", ".join(k for k, v in config.get("augment", {}).items() if v) or "none"
+        parts = [f"{config.get('recipe', 'unnamed recipe')}: {model}", f"batch {config['batch_size']}",
+                 f"{optimizer['name']} lr {optimizer['learning_rate']:g}", f"{schedule['name']} schedule",
+                 f"augment: {augment}"]
+        if config.get("loss", {}).get("label_smoothing"):
+            parts.append(f"label smoothing {config['loss']['label_smoothing']:g}")
+    except (ValueError, KeyError, TypeError, AttributeError) as err:  # not a config the training app wrote
+        return f"unreadable config.json ({type(err).__name__}: {err})"
     return "; ".join(parts)
 
 

@@ -168,6 +168,8 @@ def test_time_to_accuracy_reads_a_runs_history(tmp_path):
     assert runner.case_time_to_accuracy(ctx)[str(run)]["setup"] == (
         "fashion_mnist_resnet20: resnet20 stage_depths=[1, 1, 1]; batch 256; sgd lr 0.1; cosine schedule; "
         "augment: horizontal_flip; label smoothing 0.1")
+    (run / "config.json").write_text('{"model": "resnet20"}')  # not what the training app writes
+    assert runner.case_time_to_accuracy(ctx)[str(run)]["setup"].startswith("unreadable config.json (TypeError")
     (run / "history.csv").write_text("epoch,epoch_seconds,epoch_wall_seconds,val_accuracy\n0,60.0,90.0,0.95\n")
     r = runner.case_time_to_accuracy(ctx)[str(run)]
     assert r["minutes_to"] == {"0.92": 1.5, "0.94": 1.5} and r["clock"] == "wall"
