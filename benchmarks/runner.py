@@ -311,7 +311,8 @@ def case_time_to_accuracy(ctx):
     A run records its test accuracy per epoch when it trains with the test split as validation data
     (`eval_test_each_epoch`); its history has `epoch_wall_seconds` (the epoch with its evaluation; runs
     before 2026-12-01 17:50 UTC lack it) and `epoch_seconds` (training only); its config.json says what it
-    trained (`describe_run`). Pass workdirs with `--runs`.
+    trained (`describe_run`). A run with `eval_flip_tta` gets a second entry, "<workdir> (flip TTA)", from its
+    `val_flip_tta_accuracy` column. Pass workdirs with `--runs`.
     """
     import csv
 
@@ -330,14 +331,19 @@ def case_time_to_accuracy(ctx):
             continue
         # Wall time with the per-epoch evaluation where the run logged it (epoch_wall_seconds), else training time.
         clock = "epoch_wall_seconds" if "epoch_wall_seconds" in rows[0] else "epoch_seconds"
-        elapsed, reached = 0.0, {}
-        for row in rows:
-            elapsed += float(row[clock])
-            for target in (0.92, 0.94):
-                if target not in reached and float(row["val_accuracy"]) >= target:
-                    reached[target] = elapsed / 60
-        section[workdir] = {"minutes_to": {str(t): reached.get(t) for t in (0.92, 0.94)},
-                            "final_accuracy": float(rows[-1]["val_accuracy"]), "epochs": len(rows),
+        # A run trained with eval_flip_tta also has the flip-TTA test accuracy per epoch: a second row.
+        columns = {workdir: "val_accuracy"}
+        if rows[0].get("val_flip_tta_accuracy", "NA") != "NA":
+            columns[f"{workdir} (flip TTA)"] = "val_flip_tta_accuracy"
+        for key, column in columns.items():
+            elapsed, reached = 0.0, {}
+            for row in rows:
+                elapsed += float(row[clock])
+                for target in (0.92, 0.94):
+                    if target not in reached and float(row[column]) >= target:
+                        reached[target] = elapsed / 60
+            section[key] = {"minutes_to": {str(t): reached.get(t) for t in (0.92, 0.94)},
+                            "final_accuracy": float(rows[-1][column]), "epochs": len(rows),
                             "minutes": elapsed / 60, "clock": "wall" if clock == "epoch_wall_seconds" else "training",
                             "setup": describe_run(workdir)}
     return section
@@ -345,7 +351,8 @@ def case_time_to_accuracy(ctx):
 
 def describe_run(workdir):
     """What a run trained, from its config.json (the resolved recipe): recipe, model, batch, optimizer, schedule,
-    augmentation and label smoothing on one line; None for a workdir without one."""
+    augmentation, label smoothing, precision (when not float32) and flip-TTA evaluation on one line; None for a
+    workdir without one."""
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
         return None
@@ -362,6 +369,10 @@ def describe_run(workdir):
                  f"augment: {augment}"]
         if config.get("loss", {}).get("label_smoothing"):
             parts.append(f"label smoothing {config['loss']['label_smoothing']:g}")
+        if config.get("precision", "float32") != "float32":
+            parts.append(str(config["precision"]))
+        if config.get("eval_flip_tta"):
+            parts.append("flip TTA evaluation")
     except (ValueError, KeyError, TypeError, AttributeError) as err:  # not a config the training app wrote
         return f"unreadable config.json ({type(err).__name__}: {err})"
     return "; ".join(parts)

@@ -19,6 +19,7 @@ if sys.getrecursionlimit() < 20000:
 
 from keras_resnets import layers  # noqa: E402
 from keras_resnets.folding import fold_batch_norm  # noqa: E402
+from keras_resnets.tta import flip_tta  # noqa: E402
 from keras_resnets._registry import (  # noqa: E402
     create_model,
     get_model_config,
@@ -45,6 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "create_model",
     "decode_predictions",
+    "flip_tta",
     "fold_batch_norm",
     "get_model_config",
     "get_model_spec",

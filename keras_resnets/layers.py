@@ -491,3 +491,35 @@ class BatchNormalization(keras.layers.BatchNormalization):
         self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
         self.moving_variance.assign(self.moving_variance * momentum + variance * (1.0 - momentum))
         return tf.cast(y, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class HorizontalFlip(keras.layers.Layer):
+    """Mirrors images left to right, always (not a random augmentation).
+
+    `keras.layers.RandomFlip` flips only while training and only at random; this layer is the fixed
+    mirror that test-time augmentation needs (`keras_resnets.flip_tta`), at inference and in exports.
+
+    Args:
+        data_format: str or None, `"channels_last"` or `"channels_first"`; default from Keras config.
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _standardize_data_format(data_format)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"HorizontalFlip expects a batch of images (rank 4). Received an input of shape {tuple(input_shape)}."
+            )
+        self.built = True
+
+    def call(self, inputs):
+        return ops.flip(inputs, axis=2 if self.data_format == "channels_last" else 3)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}

@@ -173,6 +173,18 @@ def test_time_to_accuracy_reads_a_runs_history(tmp_path):
     (run / "history.csv").write_text("epoch,epoch_seconds,epoch_wall_seconds,val_accuracy\n0,60.0,90.0,0.95\n")
     r = runner.case_time_to_accuracy(ctx)[str(run)]
     assert r["minutes_to"] == {"0.92": 1.5, "0.94": 1.5} and r["clock"] == "wall"
+    assert f"{run} (flip TTA)" not in runner.case_time_to_accuracy(ctx)
+    # A run with eval_flip_tta: a second entry from its flip-TTA column, its setup saying so.
+    config.eval_flip_tta, config.precision = True, "mixed_bfloat16"
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    (run / "history.csv").write_text("epoch,epoch_seconds,epoch_wall_seconds,val_accuracy,val_flip_tta_accuracy\n"
+                                     "0,60.0,90.0,0.93,0.935\n1,60.0,90.0,0.938,0.941\n")
+    section = runner.case_time_to_accuracy(ctx)
+    plain, tta = section[str(run)], section[f"{run} (flip TTA)"]
+    assert plain["minutes_to"] == {"0.92": 1.5, "0.94": None} and plain["final_accuracy"] == 0.938
+    assert tta["minutes_to"] == {"0.92": 1.5, "0.94": 3.0} and tta["final_accuracy"] == 0.941
+    assert tta["setup"] == plain["setup"] and tta["setup"].endswith(
+        "label smoothing 0.1; mixed_bfloat16; flip TTA evaluation")
 
 
 def test_memory_efficient_densenet_keeps_fewer_live_tensors():

@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import pytest
 
+import keras_resnets
+
 from tests.virtual_devices import TWO_CPU_DEVICES
 from training.config import apply_overrides, apply_smoke, load_recipe
 from training.train import TrainingError, train_and_evaluate
@@ -68,6 +70,31 @@ def test_eval_test_each_epoch_records_a_test_accuracy_curve(tmp_path, each_epoch
     else:
         # Keras' CSVLogger writes NA in val_* columns when there is no validation data.
         assert all(row.get("val_accuracy", "NA") == "NA" for row in rows)
+
+
+def test_eval_flip_tta_logs_a_curve_and_reports_the_exports_flip_tta_accuracy(tmp_path):
+    config = tiny_config(tmp_path, "steps_per_epoch=3", "batch_size=16", "epochs=2", "eval_test_each_epoch=True",
+                         "eval_flip_tta=True")
+    summary = train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+    with open(tmp_path / "run" / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(0.0 <= float(row["val_flip_tta_accuracy"]) <= 1.0 for row in rows)
+    assert float(rows[-1]["val_flip_tta_accuracy"]) == pytest.approx(summary["test_accuracy_flip_tta"], abs=1e-6)
+    # The same number from the exported (softmax) model wrapped by keras_resnets.flip_tta, on the test split.
+    from training import data as data_lib
+
+    splits, info = data_lib.load_splits(config.data, seed=config.seed)
+    test = data_lib.make_pipeline(splits["test"], info, batch_size=16, training=False, seed=0, one_hot=False)
+    images, labels = (np.concatenate(parts) for parts in zip(*[(x.numpy(), y.numpy()) for x, y in test]))
+    exported = keras.models.load_model(Path(summary["export_dir"]) / "model.keras")
+    predictions = keras_resnets.flip_tta(exported).predict(images, verbose=0)
+    assert np.mean(predictions.argmax(-1) == labels) == pytest.approx(summary["test_accuracy_flip_tta"], abs=1e-6)
+    metadata = json.loads((Path(summary["export_dir"]) / "metadata.json").read_text())
+    assert metadata["test_accuracy_flip_tta"] == summary["test_accuracy_flip_tta"]
+    # Without it, nothing is added.
+    plain = train_and_evaluate(tiny_config(tmp_path, "steps_per_epoch=1", "epochs=1"),
+                               tmp_path / "plain", log=lambda *_: None)
+    assert "test_accuracy_flip_tta" not in plain
 
 
 def _run_cli(args, env=None, **kwargs):
@@ -183,6 +210,10 @@ def test_bad_setups_fail_before_training(tmp_path):
         train_and_evaluate(tiny_config(tmp_path), readonly / "run")
     with pytest.raises(TrainingError, match="positive integer"):
         train_and_evaluate(tiny_config(tmp_path, "epochs=0"), tmp_path / "d")
+    bad = tiny_config(tmp_path)
+    bad.eval_flip_tta = "yes"  # a recipe file can set any value; --set checks the type already
+    with pytest.raises(TrainingError, match="eval_flip_tta must be True or False. Received: 'yes'"):
+        train_and_evaluate(bad, tmp_path / "e")
 
 
 def test_existing_backup_needs_resume(tmp_path):

@@ -1,4 +1,4 @@
-"""Callbacks of a training run: crash backups, throughput and learning-rate logging."""
+"""Callbacks of a training run: crash backups, throughput and learning-rate logging, flip-TTA evaluation."""
 
 import json
 import os
@@ -130,3 +130,23 @@ class ThroughputLogger(keras.callbacks.Callback):
             logs["epoch_seconds"] = elapsed
             # Wall time of the whole epoch, the per-epoch evaluation included (time to accuracy).
             logs["epoch_wall_seconds"] = time.perf_counter() - self._epoch_start
+
+
+class FlipTTAEvaluation(keras.callbacks.Callback):
+    """After every epoch, evaluates `tta_model` (`training.train.flip_tta_evaluator`: the trained model with
+    flip test-time augmentation) on `dataset` and logs `val_flip_tta_accuracy` and `val_flip_tta_loss`.
+
+    Place it first in the callback list: Keras calls callbacks in order, so the epoch's wall time
+    (`ThroughputLogger`), the CSV history and W&B then include it.
+    """
+
+    def __init__(self, tta_model, dataset):
+        super().__init__()
+        self.tta_model = tta_model
+        self.dataset = dataset
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss, accuracy = self.tta_model.evaluate(self.dataset, verbose=0)
+        if logs is not None:
+            logs["val_flip_tta_loss"] = float(loss)
+            logs["val_flip_tta_accuracy"] = float(accuracy)

@@ -16,7 +16,7 @@ import keras_resnets
 from keras_resnets.export import export_keras
 from training import data as data_lib
 from training import distribute
-from training.callbacks import CrashBackup, ThroughputLogger
+from training.callbacks import CrashBackup, FlipTTAEvaluation, ThroughputLogger
 from training.recipe_parts import make_loss, make_optimizer, make_schedule
 from training.tracking import Tracker
 
@@ -50,6 +50,18 @@ def _validate(config):
     for key in ("epochs", "batch_size"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise TrainingError(f"{key} must be a positive integer. Received: {key}={config[key]!r}")
+    if not isinstance(config.get("eval_flip_tta", False), bool):
+        raise TrainingError(f"eval_flip_tta must be True or False. Received: {config.eval_flip_tta!r}")
+
+
+def flip_tta_evaluator(model, jit_compile=False):
+    """`model` (which outputs logits) behind a softmax and `keras_resnets.flip_tta`, compiled to evaluate
+    accuracy: the same function as `flip_tta` of the exported softmax model, sharing the trained weights."""
+    probabilities = keras.layers.Softmax(dtype="float32", name="probabilities")(model.output)
+    tta = keras_resnets.flip_tta(keras.Model(model.input, probabilities, name=model.name))
+    tta.compile(loss=keras.losses.CategoricalCrossentropy(), jit_compile=jit_compile,
+                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    return tta
 
 
 def _input_shape(info, image_size, eval_size):
@@ -162,6 +174,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
             steps_per_execution=config.steps_per_execution,
         )
         model.optimizer.build(model.trainable_variables)
+        tta_model = flip_tta_evaluator(model, config.jit_compile) if config.get("eval_flip_tta") else None
 
     backup_dir = os.path.join(workdir, "backup")
     state = CrashBackup.latest(backup_dir) if resume else None
@@ -188,6 +201,9 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     epoch_eval_ds = val_ds if val_ds is not None else (test_ds if config.get("eval_test_each_epoch") else None)
     best_path = os.path.join(workdir, "best.keras")
     callbacks = [
+        # First, so that the epoch's wall time and every later callback (CSV, W&B) include it.
+        *([FlipTTAEvaluation(tta_model, epoch_eval_ds)] if tta_model is not None and epoch_eval_ds is not None
+          else []),
         ThroughputLogger(config.batch_size),
         # Before the backup: a NaN step raises before it could overwrite the last good backup.
         keras.callbacks.TerminateOnNaN(raise_error=True),
@@ -230,6 +246,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     trained_steps = total - done
 
     test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
+    tta_accuracy = float(tta_model.evaluate(test_ds, verbose=0)[1]) if tta_model is not None else None
     export_model = build_model(config, input_shape, info.num_classes, classifier_activation="softmax")
     export_model.set_weights(model.get_weights())
     export_dir = os.path.join(config.export_dir, run_meta["run_name"])
@@ -241,6 +258,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         "class_names": list(info.class_names),
         "dataset": info.name,
         "test_accuracy": float(test_accuracy),
+        **({"test_accuracy_flip_tta": tta_accuracy} if tta_model is not None else {}),
     }
     if replicas["is_chief"]:
         export_keras(export_model, export_dir, metadata, overwrite=True)
@@ -248,6 +266,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         "evaluated_on": eval_split,
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
+        **({"test_accuracy_flip_tta": tta_accuracy} if tta_model is not None else {}),
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(time.time() - started, 1),
         "images_per_second": round(trained_steps * config.batch_size / max(train_seconds, 1e-9), 1),
@@ -264,7 +283,9 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     tracker.log_artifact(export_dir, f"{run_meta['run_name']}-export", "model", metadata={"test_accuracy": test_accuracy})
     tracker.finish()
     log(
-        f"test accuracy {summary['test_accuracy']:.4f} | {summary['train_seconds']:.0f} s training, "
+        f"test accuracy {summary['test_accuracy']:.4f}"
+        + (f" ({tta_accuracy:.4f} with flip TTA)" if tta_model is not None else "")
+        + f" | {summary['train_seconds']:.0f} s training, "
         f"{summary['images_per_second']:.0f} images/s | exported to {summary['export_dir']}"
     )
     return summary

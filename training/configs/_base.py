@@ -17,6 +17,9 @@ Keys:
     sync_batch_norm, jit_compile, steps_per_execution, seed, deterministic (TF op determinism).
     eval_test_each_epoch: with no validation split, evaluate the test split after every epoch (logged as
         val_accuracy in history.csv and W&B, for time-to-accuracy curves; never used to pick a checkpoint).
+    eval_flip_tta: also evaluate with flip test-time augmentation (`keras_resnets.flip_tta`: the mean of the
+        softmax of each image and of its mirror image): test_accuracy_flip_tta in the summary and the export's
+        metadata, and val_flip_tta_accuracy after every epoch when there is a per-epoch evaluation.
     backup_every_steps: how often the crash backup is written (also at every epoch end).
     wandb: mode (auto | online | offline | disabled; auto = online when an API key is configured),
         project, entity, tags.
@@ -71,6 +74,7 @@ def base_config() -> Config:
         seed=0,
         deterministic=False,
         eval_test_each_epoch=False,
+        eval_flip_tta=False,
         backup_every_steps=200,
         wandb=dict(mode="auto", project="keras_resnets", entity=None, tags=[]),
         export_dir="saved_models",
