@@ -97,6 +97,32 @@ def test_eval_flip_tta_logs_a_curve_and_reports_the_exports_flip_tta_accuracy(tm
     assert "test_accuracy_flip_tta" not in plain
 
 
+def test_precision_auto_follows_the_hardware(tmp_path):
+    from training.train import cpu_flags, resolve_precision
+
+    assert resolve_precision("mixed_float16") == ("mixed_float16", "asked for")
+    assert resolve_precision("auto", flags={"avx2", "avx512f", "avx512_bf16"}) == (
+        "mixed_bfloat16", "auto: CPU with avx512_bf16")
+    assert resolve_precision("auto", flags={"avx2", "amx_bf16", "avx512_bf16"})[1] == "auto: CPU with amx_bf16, avx512_bf16"
+    policy, why = resolve_precision("auto", flags={"avx2", "fma"})
+    assert policy == "float32" and "without native bfloat16" in why
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512_bf16\nbugs\t\t: none\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "sse2", "avx2", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "missing") == set()
+
+
+def test_a_mixed_bfloat16_run_exports_a_float32_model(tmp_path):
+    config = tiny_config(tmp_path, "steps_per_epoch=2", "epochs=1", "precision='mixed_bfloat16'")
+    summary = train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+    assert summary["precision"] == "mixed_bfloat16"
+    metadata = json.loads((Path(summary["export_dir"]) / "metadata.json").read_text())
+    assert metadata["training_precision"] == "mixed_bfloat16"
+    exported = keras.models.load_model(Path(summary["export_dir"]) / "model.keras")
+    assert {layer.dtype_policy.name for layer in exported.layers} == {"float32"}
+    assert exported.output.dtype == "float32"
+
+
 def _run_cli(args, env=None, **kwargs):
     base = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}  # no inherited W&B settings
     env = dict(base, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))

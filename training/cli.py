@@ -31,7 +31,9 @@ def parse_args(argv=None):
     parser.add_argument("--wandb", choices=["auto", "online", "offline", "disabled"],
                         help="W&B mode (default auto: online when an API key is configured, else offline)")
     parser.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored", "multi_worker", "tpu"])
-    parser.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    parser.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+                        help="auto: mixed_bfloat16 on TPUs and CPUs with native bfloat16 (AVX512_BF16, AMX), "
+                             "else float32")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--xla", action="store_true", help="compile the train step with XLA (jit_compile)")
     parser.add_argument("--steps-per-execution", type=int)

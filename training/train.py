@@ -20,7 +20,51 @@ from training.callbacks import CrashBackup, FlipTTAEvaluation, ThroughputLogger
 from training.recipe_parts import make_loss, make_optimizer, make_schedule
 from training.tracking import Tracker
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+# /proc/cpuinfo flags of CPUs that compute bfloat16 dot products in hardware (AVX-512 BF16, Intel AMX).
+NATIVE_BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(path="/proc/cpuinfo"):
+    """The CPU's feature flags (Linux), or an empty set where they cannot be read."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def resolve_precision(precision, strategy=None, flags=None):
+    """The dtype policy for `precision` and why: "auto" is mixed_bfloat16 on TPUs and on CPUs that compute
+    bfloat16 natively (AVX-512 BF16 or AMX: about 1.3x faster ResNet-20 training on a 2-core AMD EPYC with
+    AVX-512 BF16, README), float32 on GPUs and on other CPUs (where bfloat16 is emulated, and slower). Any
+    other value is returned as it is."""
+    if precision != "auto":
+        return precision, "asked for"
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(strategy, tf.distribute.TPUStrategy):
+            return "mixed_bfloat16", "auto: TPU"
+        accelerated = bool(tf.config.list_logical_devices("GPU"))
+    elif backend == "jax":
+        import jax
+
+        accelerated = jax.devices()[0].platform != "cpu"
+    else:
+        import torch
+
+        accelerated = torch.cuda.is_available()
+    if accelerated:
+        return "float32", "auto: GPU"
+    native = sorted(set(NATIVE_BFLOAT16_CPU_FLAGS) & (cpu_flags() if flags is None else set(flags)))
+    if native:
+        return "mixed_bfloat16", f"auto: CPU with {', '.join(native)}"
+    return "float32", "auto: CPU without native bfloat16 (" + " / ".join(NATIVE_BFLOAT16_CPU_FLAGS) + ")"
 
 
 class TrainingError(RuntimeError):
@@ -102,8 +146,8 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    keras.config.set_dtype_policy(config.precision)
 
+    strategy = None
     if keras.backend.backend() == "tensorflow":
         strategy = distribute.get_strategy(config.strategy)
         scope = strategy.scope()
@@ -122,6 +166,9 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         # others keep their backups and logs apart so they never write the same file.
         workdir = os.path.join(workdir, f"worker-{replicas['worker_index']}")
     check_workdir(workdir, resume)
+    precision, why = resolve_precision(config.precision, strategy)
+    keras.config.set_dtype_policy(precision)
+    log(f"precision: {precision} ({why})")
 
     splits, info = data_lib.load_splits(config.data, seed=config.seed)
     log(f"data: {info.name} from {info.source}: {info.num_examples} ({info.num_classes} classes"
@@ -247,6 +294,9 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
 
     test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
     tta_accuracy = float(tta_model.evaluate(test_ds, verbose=0)[1]) if tta_model is not None else None
+    # The export computes in float32 whatever the training precision: the same weights (mixed-precision
+    # variables are float32), and what SavedModel / LiteRT consumers expect.
+    keras.config.set_dtype_policy("float32")
     export_model = build_model(config, input_shape, info.num_classes, classifier_activation="softmax")
     export_model.set_weights(model.get_weights())
     export_dir = os.path.join(config.export_dir, run_meta["run_name"])
@@ -259,6 +309,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         "dataset": info.name,
         "test_accuracy": float(test_accuracy),
         **({"test_accuracy_flip_tta": tta_accuracy} if tta_model is not None else {}),
+        "training_precision": precision,
     }
     if replicas["is_chief"]:
         export_keras(export_model, export_dir, metadata, overwrite=True)
@@ -266,6 +317,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         "evaluated_on": eval_split,
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
+        "precision": precision,
         **({"test_accuracy_flip_tta": tta_accuracy} if tta_model is not None else {}),
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(time.time() - started, 1),

@@ -13,7 +13,9 @@ Keys:
         warmup_learning_rate (the rate held during a step-schedule warm-up; the start of a cosine one).
     loss: name (categorical_crossentropy | binary_crossentropy), label_smoothing, bce_target_threshold
         (binary targets = mixed targets > threshold, as in "ResNet strikes back").
-    precision: float32 | mixed_float16 | mixed_bfloat16. strategy: see training/distribute.py.
+    precision: float32 | mixed_float16 | mixed_bfloat16 | auto (mixed_bfloat16 on TPUs and on CPUs with native
+        bfloat16, AVX512_BF16 or AMX; float32 elsewhere; `training.train.resolve_precision`). strategy: see
+        training/distribute.py.
     sync_batch_norm, jit_compile, steps_per_execution, seed, deterministic (TF op determinism).
     eval_test_each_epoch: with no validation split, evaluate the test split after every epoch (logged as
         val_accuracy in history.csv and W&B, for time-to-accuracy curves; never used to pick a checkpoint).
