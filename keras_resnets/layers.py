@@ -505,6 +505,8 @@ class HorizontalFlip(keras.layers.Layer):
     """
 
     def __init__(self, data_format=None, **kwargs):
+        # The pixels pass through in their own dtype (no cast to a mixed-precision compute dtype).
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.data_format = _standardize_data_format(data_format)
 

@@ -54,5 +54,6 @@ def flip_tta(model, data_format=None):
         )
     image = keras.Input(batch_shape=inputs[0].shape, dtype=inputs[0].dtype, name="image")
     mirrored = HorizontalFlip(data_format=data_format, name="mirror")(image)
-    average = keras.layers.Average(name="flip_average")([model(image), model(mirrored)])
+    # Averaged in the output's dtype (float32 under mixed precision, where the classifier stays float32).
+    average = keras.layers.Average(dtype=outputs[0].dtype, name="flip_average")([model(image), model(mirrored)])
     return keras.Model(image, average, name=f"{model.name}_flip_tta")

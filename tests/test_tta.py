@@ -74,3 +74,19 @@ def test_flip_tta_rejects_what_it_cannot_wrap():
         keras_resnets.flip_tta(two_outputs)
     with pytest.raises(ValueError, match="data_format"):
         keras_resnets.flip_tta(keras.Model(image, keras.layers.Flatten()(image)), data_format="nhwc")
+
+
+def test_flip_tta_under_mixed_precision_keeps_pixels_and_probabilities_float32(rng):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = build("cifar_resnet_option_a", include_preprocessing=True)
+        tta = keras_resnets.flip_tta(model)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert tta.get_layer("mirror").output.dtype == "float32"  # not cast to bfloat16 on the way in
+    assert tta.output.dtype == "float32" and tta.get_layer("flip_average").compute_dtype == "float32"
+    x = _images(rng, model)
+    expected = (model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)) / 2
+    np.testing.assert_allclose(tta.predict(x, verbose=0), expected, atol=1e-6)
+    config = tta.get_layer("mirror").get_config()
+    assert HorizontalFlip.from_config(config).autocast is False
