@@ -520,8 +520,8 @@ class HorizontalFlip(keras.layers.Layer):
     def call(self, inputs):
         return ops.flip(inputs, axis=2 if self.data_format == "channels_last" else 3)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
