@@ -14,7 +14,7 @@ from training.configs import fashion_mnist_resnet20
 
 def get_config():
     config = fashion_mnist_resnet20.get_config()
-    config.epochs = 9
+    config.epochs = 10
     config.precision = "auto"
     config.loss.label_smoothing = 0.1
     config.eval_flip_tta = True
