@@ -182,7 +182,9 @@ def markdown(results) -> str:
     if "time_to_accuracy" in cases:
         lines += ["## Time to accuracy (Fashion-MNIST)", "",
                   "Test accuracy after every epoch; minutes of wall time (the epoch and its test evaluation) or, for "
-                  "runs that did not log it, of training alone (clock).", "",
+                  "runs that did not log it, of training alone (clock). A run evaluated only at the end counts its "
+                  "whole wall time, from start to its final evaluation (clock: total (final only)); "
+                  "\"(flip TTA)\" rows are the same run evaluated with `keras_resnets.flip_tta`.", "",
                   "| run | minutes to 92% | minutes to 94% | final | epochs | clock | setup |",
                   "|---|---|---|---|---|---|---|"]
         for run, r in cases["time_to_accuracy"].items():

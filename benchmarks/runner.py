@@ -312,7 +312,9 @@ def case_time_to_accuracy(ctx):
     (`eval_test_each_epoch`); its history has `epoch_wall_seconds` (the epoch with its evaluation; runs
     before 2026-12-01 17:50 UTC lack it) and `epoch_seconds` (training only); its config.json says what it
     trained (`describe_run`). A run with `eval_flip_tta` gets a second entry, "<workdir> (flip TTA)", from its
-    `val_flip_tta_accuracy` column. Pass workdirs with `--runs`.
+    `val_flip_tta_accuracy` column. A run without a per-epoch curve is reported from its summary.json: its final
+    accuracy, reached (or not) by the end of its total wall time (clock "total (final only)": an upper bound).
+    Pass workdirs with `--runs`.
     """
     import csv
 
@@ -326,8 +328,7 @@ def case_time_to_accuracy(ctx):
             rows = list(csv.DictReader(f))
         # Keras' CSVLogger writes NA in the val_* columns of a run without validation data.
         if not rows or any(row.get("val_accuracy", "NA") == "NA" for row in rows):
-            section[workdir] = {"error": "the run has no per-epoch test accuracy (val_accuracy); "
-                                         "train with --set eval_test_each_epoch=True"}
+            section.update(_final_only(workdir, len(rows)))
             continue
         # Wall time with the per-epoch evaluation where the run logged it (epoch_wall_seconds), else training time.
         clock = "epoch_wall_seconds" if "epoch_wall_seconds" in rows[0] else "epoch_seconds"
@@ -347,6 +348,23 @@ def case_time_to_accuracy(ctx):
                             "minutes": elapsed / 60, "clock": "wall" if clock == "epoch_wall_seconds" else "training",
                             "setup": describe_run(workdir)}
     return section
+
+
+def _final_only(workdir, epochs):
+    """Entries for a finished run without a per-epoch test curve: its final test accuracy (and flip-TTA accuracy)
+    from summary.json, reached by the end of the run's whole wall time (start, training, final evaluation)."""
+    path = os.path.join(workdir, "summary.json")
+    if not os.path.exists(path):
+        return {workdir: {"error": "the run has no per-epoch test accuracy (val_accuracy) and no summary.json; "
+                                   "train with --set eval_test_each_epoch=True"}}
+    with open(path) as f:
+        summary = json.load(f)
+    minutes = summary["total_seconds"] / 60
+    keys = {workdir: "test_accuracy", f"{workdir} (flip TTA)": "test_accuracy_flip_tta"}
+    return {key: {"minutes_to": {str(t): minutes if summary[field] >= t else None for t in (0.92, 0.94)},
+                  "final_accuracy": summary[field], "epochs": summary.get("epochs", epochs), "minutes": minutes,
+                  "clock": "total (final only)", "setup": describe_run(workdir)}
+            for key, field in keys.items() if summary.get(field) is not None}
 
 
 def describe_run(workdir):

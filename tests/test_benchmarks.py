@@ -153,6 +153,14 @@ def test_time_to_accuracy_reads_a_runs_history(tmp_path):
     assert r["minutes_to"] == {"0.92": 2.0, "0.94": 4.0}
     assert r["final_accuracy"] == 0.939 and r["epochs"] == 4 and r["minutes"] == 5.0 and r["clock"] == "training"
     assert "val_accuracy" in section[str(no_curve)]["error"]
+    # A run without a per-epoch curve but with its summary.json: the final accuracy by the end of its wall time.
+    (no_curve / "summary.json").write_text(json.dumps({"test_accuracy": 0.9385, "test_accuracy_flip_tta": 0.9402,
+                                                       "total_seconds": 840.0, "epochs": 12}))
+    final = runner.case_time_to_accuracy(ctx)
+    assert final[str(no_curve)] == {"minutes_to": {"0.92": 14.0, "0.94": None}, "final_accuracy": 0.9385,
+                                    "epochs": 12, "minutes": 14.0, "clock": "total (final only)", "setup": None}
+    assert final[f"{no_curve} (flip TTA)"]["minutes_to"] == {"0.92": 14.0, "0.94": 14.0}
+    (no_curve / "summary.json").unlink()
     assert "no history.csv" in section[str(tmp_path / "missing")]["error"]
     assert r["setup"] is None  # no config.json
     markdown = report.markdown({"machine": runner.machine_facts(), "rounds": 1, "quick": False,
