@@ -37,12 +37,20 @@ def _commands(results):
             if isinstance(entry, dict) and "measured" in entry}
 
 
+def _features(facts):
+    """" (avx2, fma, ...)": the CPU features a measurement was made with, where recorded."""
+    features = facts.get("cpu_features")
+    if features is None:
+        return ""
+    return f" ({', '.join(features) or 'no AVX2'})"
+
+
 def markdown(results) -> str:
     m = results["machine"]
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {m['date']} on {m.get('cpu', 'an unknown CPU')}, {m['cpus']} cores, Python {m['python']}, "
+        f"Measured {m['date']} on {m.get('cpu', 'an unknown CPU')}{_features(m)}, {m['cpus']} cores, Python {m['python']}, "
         f"{results['rounds']} interleaved round(s) per comparison{' (QUICK MODE: tiny sizes, not a measurement)' if results['quick'] else ''}.",
         f"Command: `{results['command']}`. Medians over rounds, with the range in brackets."
         if len(_commands(results)) < 2 else "Commands: one per case, listed below. Medians over rounds, with the range in brackets.",
@@ -53,7 +61,7 @@ def markdown(results) -> str:
     cases = results["cases"]
     if len(_commands(results)) > 1:
         lines += ["Cases measured by different runs (`--update`):", ""]
-        lines += [f"- {case}: {entry['measured']['date']}, `{entry['measured']['command']}`"
+        lines += [f"- {case}: {entry['measured']['date']}{_features(entry['measured'])}, `{entry['measured']['command']}`"
                   for case, entry in cases.items() if isinstance(entry, dict) and "measured" in entry]
         lines.append("")
     ceiling = cases.get("ceiling", {}).get("gflops")

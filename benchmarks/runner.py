@@ -433,6 +433,11 @@ def case_training_settings(ctx):
 CASE_FUNCTIONS = {name: globals()[f"case_{name}"] for name in CASES}
 
 
+# The /proc/cpuinfo flags that decide the speed of the benchmarked kernels (float32 SIMD width, int8 dot products,
+# bfloat16), recorded with every measurement.
+CPU_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
 def machine_facts():
     import multiprocessing
 
@@ -441,12 +446,20 @@ def machine_facts():
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.startswith("model name") and "cpu" not in facts:
                     facts["cpu"] = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    # Machines called "AMD EPYC" differ in what they compute fast (int8 and bfloat16 above all).
+                    facts["cpu_features"] = [f for f in CPU_FEATURES if f in flags]
                     break
     except OSError:
         pass
     return facts
+
+
+def _features(machine):
+    return {"cpu_features": machine["cpu_features"]} if "cpu_features" in machine else {}
 
 
 def parse_args(argv=None):
@@ -496,14 +509,16 @@ def main(argv=None) -> int:
         with open(previous_path) as f:
             previous = json.load(f)
         for case, entry in previous["cases"].items():
-            entry.setdefault("measured", {"command": previous["command"], "date": previous["machine"]["date"]})
+            entry.setdefault("measured", {"command": previous["command"], "date": previous["machine"]["date"],
+                                          **_features(previous["machine"])})
         results = dict(previous, command=command)
     for case in args.cases:
         ctx.log(f"== {case}")
         started = time.time()
         results["cases"][case] = CASE_FUNCTIONS[case](ctx)
         results["cases"][case]["seconds"] = round(time.time() - started, 1)
-        results["cases"][case]["measured"] = {"command": command, "date": machine_facts()["date"]}
+        results["cases"][case]["measured"] = {"command": command, "date": machine_facts()["date"],
+                                              **_features(machine_facts())}
         report.write(results, out)  # after every case, so a long run leaves what it has measured
     ctx.log(f"wrote {out}/results.json, RESULTS.md and plots")
     return 0

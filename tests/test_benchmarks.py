@@ -214,8 +214,9 @@ def test_memory_efficient_densenet_keeps_fewer_live_tensors():
 def test_update_keeps_the_cases_this_run_does_not_measure(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    previous = {"machine": runner.machine_facts(), "quick": False, "rounds": 3, "command": "python -m benchmarks --cases pipeline",
-                "cases": {"pipeline": {"seconds": 1.0}}}
+    # The earlier run was made on another machine: each case keeps the CPU features it was measured with.
+    previous = {"machine": dict(runner.machine_facts(), cpu_features=["avx2", "fma", "f16c"]), "quick": False,
+                "rounds": 3, "command": "python -m benchmarks --cases pipeline", "cases": {"pipeline": {"seconds": 1.0}}}
     (out / "results.json").write_text(json.dumps(previous))
     run = tmp_path / "run"
     run.mkdir()
@@ -227,6 +228,11 @@ def test_update_keeps_the_cases_this_run_does_not_measure(tmp_path):
     assert "--update" in results["cases"]["time_to_accuracy"]["measured"]["command"]
     text = (out / "RESULTS.md").read_text()
     assert "- pipeline:" in text and "- time_to_accuracy:" in text and "| 1.0 | n/a | 0.9300 | 1 | training |" in text
+    assert results["cases"]["pipeline"]["measured"]["cpu_features"] == ["avx2", "fma", "f16c"]
+    assert " UTC (avx2, fma, f16c), `python -m benchmarks --cases pipeline`" in text
+    here = runner.machine_facts()
+    assert set(here.get("cpu_features", ())) <= set(runner.CPU_FEATURES)  # this machine's, from /proc/cpuinfo
+    assert results["cases"]["time_to_accuracy"]["measured"].get("cpu_features") == here.get("cpu_features")
 
 
 @pytest.mark.parametrize("torch_version", [None, "2.13.0+cpu"])
