@@ -387,8 +387,13 @@ def describe_run(workdir):
                  f"augment: {augment}"]
         if config.get("loss", {}).get("label_smoothing"):
             parts.append(f"label smoothing {config['loss']['label_smoothing']:g}")
-        if config.get("precision", "float32") != "float32":
-            parts.append(str(config["precision"]))
+        precision = config.get("precision", "float32")
+        if precision == "auto":  # what it resolved to on the run's machine, from its summary.json
+            summary = os.path.join(workdir, "summary.json")
+            resolved = json.load(open(summary)).get("precision") if os.path.exists(summary) else None
+            parts.append(f"precision auto ({resolved})" if resolved else "precision auto")
+        elif precision != "float32":
+            parts.append(str(precision))
         if config.get("eval_flip_tta"):
             parts.append("flip TTA evaluation")
     except (ValueError, KeyError, TypeError, AttributeError) as err:  # not a config the training app wrote

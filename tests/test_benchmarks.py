@@ -193,6 +193,11 @@ def test_time_to_accuracy_reads_a_runs_history(tmp_path):
     assert tta["minutes_to"] == {"0.92": 1.5, "0.94": 3.0} and tta["final_accuracy"] == 0.941
     assert tta["setup"] == plain["setup"] and tta["setup"].endswith(
         "label smoothing 0.1; mixed_bfloat16; flip TTA evaluation")
+    config.precision = "auto"  # resolved on the run's machine: its summary.json says to what
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    assert "; precision auto; flip TTA" in runner.describe_run(run)
+    (run / "summary.json").write_text(json.dumps({"precision": "mixed_bfloat16"}))
+    assert "; precision auto (mixed_bfloat16); flip TTA" in runner.describe_run(run)
 
 
 def test_memory_efficient_densenet_keeps_fewer_live_tensors():
