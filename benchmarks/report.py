@@ -38,7 +38,7 @@ def _commands(results):
 
 
 def _features(facts):
-    """" (avx2, fma, ...)": the CPU features a measurement was made with, where recorded."""
+    """The suffix ' (avx2, fma, ...)': the CPU features a measurement was made with, where they were recorded."""
     features = facts.get("cpu_features")
     if features is None:
         return ""
