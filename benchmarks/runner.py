@@ -389,8 +389,10 @@ def describe_run(workdir):
             parts.append(f"label smoothing {config['loss']['label_smoothing']:g}")
         precision = config.get("precision", "float32")
         if precision == "auto":  # what it resolved to on the run's machine, from its summary.json
-            summary = os.path.join(workdir, "summary.json")
-            resolved = json.load(open(summary)).get("precision") if os.path.exists(summary) else None
+            summary, resolved = os.path.join(workdir, "summary.json"), None
+            if os.path.exists(summary):
+                with open(summary) as f:
+                    resolved = json.load(f).get("precision")
             parts.append(f"precision auto ({resolved})" if resolved else "precision auto")
         elif precision != "float32":
             parts.append(str(precision))
@@ -522,8 +524,8 @@ def main(argv=None) -> int:
         started = time.time()
         results["cases"][case] = CASE_FUNCTIONS[case](ctx)
         results["cases"][case]["seconds"] = round(time.time() - started, 1)
-        results["cases"][case]["measured"] = {"command": command, "date": machine_facts()["date"],
-                                              **_features(machine_facts())}
+        facts = machine_facts()
+        results["cases"][case]["measured"] = {"command": command, "date": facts["date"], **_features(facts)}
         report.write(results, out)  # after every case, so a long run leaves what it has measured
     ctx.log(f"wrote {out}/results.json, RESULTS.md and plots")
     return 0
