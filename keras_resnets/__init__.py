@@ -3,7 +3,8 @@
 Public surface:
 - CamelCase factories with the keras.applications signature: `ResNet50`, `ResNet50V2`, `DenseNet121`,
   `ResNeXt50_32x4d`, `ResNet20`, `Plain56`, `PreActResNet164`, `DenseNetBC100_12`, `Attention56`, ...,
-  and `CIFARResNet(depth, ...)` for any 6n+2 / 9n+2 CIFAR ResNet.
+  `CIFARResNet(depth, ...)` for any 6n+2 / 9n+2 CIFAR ResNet and `WideResNet(depth, width_factor, ...)`
+  for any WRN-d-k.
 - The registry: `list_models`, `create_model`, `get_model_config`, `get_model_spec`, `list_pretrained`.
 - Preprocessing: `preprocess_input`, `preprocessing_mode`, `decode_predictions`.
 - Custom layers (registered for safe-mode loading): `keras_resnets.layers`.

@@ -34,7 +34,7 @@ class ModelSpec:
     Attributes:
         name: str, the registry name (`resnext50_32x4d`).
         factory: str, the public CamelCase factory (`ResNeXt50_32x4d`).
-        family: str, `resnet`, `resnet_v2`, `cifar_resnet`, `resnext`, `densenet` or `attention`.
+        family: str, `resnet`, `resnet_v2`, `cifar_resnet`, `wide_resnet`, `resnext`, `densenet` or `attention`.
         builder: callable, the family builder, called as `builder(**config, **common_args)`.
         config: dict, the architecture arguments.
         default_size: int, the training resolution (and the input size when `include_top`).

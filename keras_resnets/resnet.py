@@ -25,6 +25,8 @@ References:
 - [Identity Mappings in Deep Residual Networks](https://arxiv.org/abs/1603.05027) (He et al. 2016)
 - [Aggregated Residual Transformations](https://arxiv.org/abs/1611.05431) (Xie et al. 2016, ResNeXt)
 - [Bag of Tricks for Image Classification](https://arxiv.org/abs/1812.01187) (He et al. 2018, ResNet-D)
+- [Wide Residual Networks](https://arxiv.org/abs/1605.07146) (Zagoruyko & Komodakis 2016, WRN-d-k and
+  the torchvision `wide_resnet50_2` / `wide_resnet101_2`)
 """
 
 import dataclasses
@@ -361,6 +363,7 @@ RESNET_DEFAULTS = dict(
 _HE2015 = "https://arxiv.org/abs/1512.03385"
 _HE2016 = "https://arxiv.org/abs/1603.05027"
 _XIE2016 = "https://arxiv.org/abs/1611.05431"
+_ZAGORUYKO2016 = "https://arxiv.org/abs/1605.07146"
 _KERAS_V1 = dict(stride_on="1x1", use_bias=True, bn_epsilon=1.001e-5)
 _IMAGENET = dict(default_size=224, min_size=32, default_classes=1000)
 _CIFAR = dict(default_size=32, min_size=8, default_classes=10)
@@ -469,6 +472,19 @@ _VARIANTS = [
         "ResNeXt-101 64x4d (torchvision definition)",
         dict(stage_depths=(3, 4, 23, 3), groups=64, width_per_group=4),
         dict(_IMAGENET, preprocessing="torch", paper=_XIE2016),
+    ),    (
+        "wide_resnet50_2",
+        "WideResNet50_2",
+        "Wide ResNet-50-2 (torchvision definition: bottleneck 3x3 convs twice as wide)",
+        dict(stage_depths=(3, 4, 6, 3), width_per_group=128),
+        dict(_IMAGENET, preprocessing="torch", paper=_ZAGORUYKO2016),
+    ),
+    (
+        "wide_resnet101_2",
+        "WideResNet101_2",
+        "Wide ResNet-101-2 (torchvision definition)",
+        dict(stage_depths=(3, 4, 23, 3), width_per_group=128),
+        dict(_IMAGENET, preprocessing="torch", paper=_ZAGORUYKO2016),
     ),
 ]
 for _depth in (20, 32, 44, 56, 110, 1202):
@@ -524,10 +540,41 @@ for _groups in (8, 16):
         )
     )
 
+def _wide_cifar(depth, width_factor):
+    # Zagoruyko & Komodakis 2016, Table 1: a 3x3 stem conv to 16 channels, three stages of (depth - 4) / 6
+    # pre-activation basic blocks 16k / 32k / 64k wide, a 1x1 projection shortcut (on the pre-activated
+    # input) wherever the width or stride changes, BN-ReLU before the pooling.
+    n = (depth - 4) // 6
+    return dict(
+        _CIFAR_BASIC,
+        block_type="preact_basic",
+        stage_depths=(n, n, n),
+        stage_widths=(16 * width_factor, 32 * width_factor, 64 * width_factor),
+        shortcut="projection",
+    )
+
+
+# The paper's CIFAR networks (Tables 4-6) and WRN-28-2 (the semi-supervised benchmarks' network).
+_WRN_CIFAR = ((16, 2), (16, 4), (16, 8), (22, 8), (28, 2), (28, 10), (40, 2), (40, 4))
+for _depth, _k in _WRN_CIFAR:
+    _VARIANTS.append(
+        (
+            f"wrn{_depth}_{_k}",
+            f"WRN{_depth}_{_k}",
+            f"CIFAR Wide ResNet WRN-{_depth}-{_k} (pre-activation basic blocks, {_k}x the widths)",
+            _wide_cifar(_depth, _k),
+            dict(_CIFAR, preprocessing="tf", paper=_ZAGORUYKO2016),
+        )
+    )
+
 FACTORIES = register_family(
     _VARIANTS,
     family=lambda name, fields: (
-        "resnext" if "resnext" in name else ("cifar_resnet" if fields["default_size"] == 32 else "resnet")
+        "resnext"
+        if "resnext" in name
+        else "wide_resnet"
+        if name.startswith(("wrn", "wide_"))
+        else ("cifar_resnet" if fields["default_size"] == 32 else "resnet")
     ),
     builder=build_resnet,
     defaults=RESNET_DEFAULTS,
@@ -579,3 +626,31 @@ def CIFARResNet(depth, *, block_type="basic", shortcut="zero_pad", **kwargs):
 
 
 FACTORIES["CIFARResNet"] = CIFARResNet
+
+
+def WideResNet(depth, width_factor, **kwargs):
+    """A CIFAR Wide ResNet WRN-`depth`-`width_factor` (Zagoruyko & Komodakis 2016) of any size.
+
+    Three stages of (depth - 4) / 6 pre-activation basic blocks, 16k / 32k / 64k channels wide (k =
+    `width_factor`), 1x1 projection shortcuts where the shape changes, on 32x32 inputs. The paper's
+    dropout between a block's two convolutions is not built; `drop_path_rate` regularizes instead.
+
+    Args:
+        depth: int, 6n+4 (n >= 1): 10, 16, 22, 28, 40, ...
+        width_factor: int >= 1, the widening factor k (k=1 is a pre-activation ResNet with projections).
+        **kwargs: any `create_model` argument (`classes`, `input_shape`, `drop_path_rate`, ...).
+
+    Example:
+    ```python
+    model = keras_resnets.WideResNet(28, 10, classes=100)   # the paper's WRN-28-10
+    ```
+    """
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+        raise ValueError(f"`depth` must be 6n+4 (n >= 1), e.g. [10, 16, 22, 28, 40]. Received: depth={depth!r}")
+    if isinstance(width_factor, bool) or not isinstance(width_factor, int) or width_factor < 1:
+        raise ValueError(f"`width_factor` must be an int >= 1. Received: width_factor={width_factor!r}")
+    kwargs.setdefault("name", f"wrn{depth}_{width_factor}")
+    return create_model("wrn16_4", **{**_wide_cifar(depth, width_factor), **kwargs})
+
+
+FACTORIES["WideResNet"] = WideResNet

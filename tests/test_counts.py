@@ -52,6 +52,18 @@ EXPECTED = {
     "resnext29_16x64d": (68255690, 68155210),
     "resnext29_8x64d": (34484170, 34426698),
     "resnext50_32x4d": (25097128, 25028904),
+    # Wide ResNets: trainable and BN statistics both equal torchvision's wide_resnet50_2 / 101_2 and the
+    # WRN-d-k of xternalz/WideResNet-pytorch (the paper's 36.5M for WRN-28-10), counted with torch 2.13.
+    "wide_resnet101_2": (127024552, 126886696),
+    "wide_resnet50_2": (68951464, 68883240),
+    "wrn16_2": (693498, 691674),
+    "wrn16_4": (2752506, 2748890),
+    "wrn16_8": (10968570, 10961370),
+    "wrn22_8": (17168890, 17158106),
+    "wrn28_10": (36497146, 36479194),
+    "wrn28_2": (1471226, 1467610),
+    "wrn40_2": (2248954, 2243546),
+    "wrn40_4": (8959994, 8949210),
 }
 
 # CIFAR-100 heads (REFERENCE.md).
@@ -63,6 +75,8 @@ EXPECTED_CIFAR100 = {
     "densenet_bc_190_40": 25_821_620,
     "resnext29_8x64d": 34_518_948,
     "resnext29_16x64d": 68_247_460,
+    "wrn16_4": 2_772_020,  # xternalz/WideResNet-pytorch, num_classes=100
+    "wrn28_10": 36_536_884,
 }
 
 

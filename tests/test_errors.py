@@ -62,6 +62,22 @@ def test_cifar_depth_must_be_6n_plus_2():
     assert keras_resnets.CIFARResNet(20, shortcut="none").name == "plain20"
 
 
+def test_wide_resnet_depth_and_width():
+    with pytest.raises(ValueError, match=r"6n\+4.*Received: depth=20"):
+        keras_resnets.WideResNet(20, 2)
+    with pytest.raises(ValueError, match=r"width_factor.*Received: width_factor=0"):
+        keras_resnets.WideResNet(16, 0)
+    with pytest.raises(ValueError, match=r"width_factor.*Received: width_factor=2.0"):
+        keras_resnets.WideResNet(16, 2.0)
+    with keras.StatelessScope(initialize_variables=False):
+        model = keras_resnets.WideResNet(10, 3, classes=100)
+        same = keras_resnets.WideResNet(16, 4)
+        registered = keras_resnets.WRN16_4()
+    assert model.name == "wrn10_3" and model.output_shape == (None, 100)
+    assert model.get_layer("conv4_block1_2_conv").filters == 192  # 64k
+    assert same.count_params() == registered.count_params() and same.name == registered.name == "wrn16_4"
+
+
 def test_validation_happens_before_building():
     before = len(keras.src.backend.common.global_state.get_global_attribute("name_uids", {}) or {})
     with pytest.raises(ValueError):

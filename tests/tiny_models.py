@@ -42,6 +42,11 @@ TINY = {
         dict(stage_depths=(1, 1, 1), stage_widths=(4, 4, 8), stem_width=8, groups=2, width_per_group=16),
         (16, 16, 4),
     ),
+    "wide_resnet_cifar": (
+        "wrn16_4",
+        dict(stage_depths=(1, 1, 1), stage_widths=(8, 8, 16), stem_width=4),
+        (16, 16, 3),
+    ),
     "resnet_v2": ("resnet50_v2", dict(stage_depths=(2, 2, 2, 2), stage_widths=(4, 4, 8, 8)), (32, 32, 3)),
     "densenet": ("densenet121", dict(block_depths=(1, 2, 1, 1), growth_rate=4, stem_width=8), (32, 32, 3)),
     "densenet_memory_efficient": (

@@ -138,6 +138,22 @@ def resnext_cifar(model: str, dataset: str = "cifar10") -> Config:
     return config
 
 
+def wrn_cifar(model: str, dataset: str = "cifar10") -> Config:
+    """Zagoruyko & Komodakis (2016), CIFAR: SGD Nesterov 0.9, wd 5e-4 on every weight (their code decays
+    BatchNorm's too), batch 128, lr 0.1 x 0.2 at 60, 120 and 160 epochs, stop at 200; pad-crop + flip on
+    the full 50k training set. The paper's dropout (0.3) between a block's convolutions is not built."""
+    config = he2015_cifar(model, dataset)
+    config.data.validation_split = None
+    config.epochs = 200
+    config.optimizer.nesterov = True
+    config.optimizer.weight_decay = 5e-4
+    config.optimizer.no_decay = []
+    config.schedule.decay_epochs = [60, 120, 160]
+    config.schedule.decay_factor = 0.2
+    config.schedule.warmup_epochs = 0.0
+    return config
+
+
 def attention_cifar(model: str, dataset: str = "cifar10") -> Config:
     """Wang et al. (2017), CIFAR: SGD Nesterov 0.9, wd 1e-4, batch 64, lr 0.1 / 10 at 64k and 96k, stop
     at 160k iterations (on 50k images: 82, 123 and 205 epochs); pad-crop + flip."""

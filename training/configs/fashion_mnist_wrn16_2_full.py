@@ -1,0 +1,19 @@
+"""Fashion-MNIST WRN-16-2, the full schedule of `fashion_mnist_resnet20_full` on a wider network.
+
+The same 30 epochs, augmentations (pad-and-crop, flips, Random Erasing), label smoothing 0.1 and flip-TTA
+evaluation as `fashion_mnist_resnet20_full`, on WRN-16-2 (Zagoruyko & Komodakis 2016: 0.69M parameters,
+2.6x ResNet-20's) in bfloat16 where the CPU computes it natively (`precision="auto"`), with one test
+evaluation at the end instead of one per epoch.
+
+Run: python -m training fashion_mnist_wrn16_2_full [--smoke] [--set key=value ...]
+"""
+
+from training.configs import fashion_mnist_resnet20_full
+
+
+def get_config():
+    config = fashion_mnist_resnet20_full.get_config()
+    config.model.name = "wrn16_2"
+    config.precision = "auto"
+    config.eval_test_each_epoch = False
+    return config
