@@ -472,7 +472,8 @@ _VARIANTS = [
         "ResNeXt-101 64x4d (torchvision definition)",
         dict(stage_depths=(3, 4, 23, 3), groups=64, width_per_group=4),
         dict(_IMAGENET, preprocessing="torch", paper=_XIE2016),
-    ),    (
+    ),
+    (
         "wide_resnet50_2",
         "WideResNet50_2",
         "Wide ResNet-50-2 (torchvision definition: bottleneck 3x3 convs twice as wide)",
@@ -554,7 +555,8 @@ def _wide_cifar(depth, width_factor):
     )
 
 
-# The paper's CIFAR networks (Tables 4-6) and WRN-28-2 (the semi-supervised benchmarks' network).
+# From the paper's CIFAR width/depth study (WRN-16-4/8, 22-8, 28-10, 40-2/4), plus the small WRN-16-2 and
+# WRN-28-2 (the semi-supervised benchmarks' network).
 _WRN_CIFAR = ((16, 2), (16, 4), (16, 8), (22, 8), (28, 2), (28, 10), (40, 2), (40, 4))
 for _depth, _k in _WRN_CIFAR:
     _VARIANTS.append(
