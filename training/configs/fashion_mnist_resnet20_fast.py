@@ -6,7 +6,8 @@ what buys accuracy per minute on a CPU: bfloat16 mixed precision where the CPU c
 augmentation in the evaluation (`eval_flip_tta`: the reported `test_accuracy_flip_tta` is the accuracy of
 `keras_resnets.flip_tta` of the exported model), and one test evaluation at the end rather than one per
 epoch. Fourteen epochs, measured 2026-12-02 on 2 Intel Xeon cores with AMX (bfloat16, about 1,050 images/s):
-0.9354 test accuracy, 0.9402 with flip TTA, in 13.8 minutes from start to export. On CPUs without bfloat16
+0.9354 test accuracy, 0.9402 with flip TTA, in 13.8 minutes from start to export (`--seed 1`: 0.9349 /
+0.9413, but 16.1 minutes on a slower spell of the shared machine). On CPUs without bfloat16
 it runs in float32 and takes longer (README, Performance).
 
 Run: python -m training fashion_mnist_resnet20_fast [--smoke] [--set key=value ...]
