@@ -1,5 +1,7 @@
 """The custom layers and block options, checked on values."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -49,6 +51,32 @@ def test_drop_path_rate_decays_linearly_over_blocks():
     rates = [layer.rate for layer in model.layers if isinstance(layer, StochasticDepth)]
     # the first block's rate is 0, so it gets no layer; the last block gets the full rate
     np.testing.assert_allclose(rates, [0.1, 0.2, 0.3])
+
+
+@pytest.mark.parametrize(
+    "name, last_conv",
+    [("wrn16_4", "_2_conv"), ("resnet18", "_2_conv"), ("resnet50", "_3_conv"), ("preact_resnet164", "_3_conv")],
+)
+def test_dropout_rate_feeds_each_blocks_last_conv(name, last_conv):
+    model = keras_resnets.create_model(name, dropout_rate=0.3)
+    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    blocks = {re.match(r"conv\d+_block\d+", layer.name) for layer in model.layers}
+    blocks = {match.group() for match in blocks if match}
+    assert len(dropouts) == len(blocks) and all(layer.rate == 0.3 for layer in dropouts)
+    for dropout in dropouts:
+        block = dropout.name[: -len("_dropout")]
+        conv = model.get_layer(block + last_conv)
+        assert conv.input is dropout.output, (block, conv.input)
+    plain = keras_resnets.create_model(name)
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in plain.layers)
+    assert plain.count_params() == model.count_params()
+
+
+def test_dropout_rate_is_active_in_training_only(rng):
+    model = keras_resnets.WideResNet(10, 1, dropout_rate=0.5, input_shape=(8, 8, 1), classes=3)
+    x = rng.random((4, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(model(x, training=False), model.predict(x, verbose=0), atol=1e-6)
+    assert not np.allclose(model(x, training=True), model(x, training=True))
 
 
 def test_zero_init_last_bn_makes_blocks_start_as_identity(rng):

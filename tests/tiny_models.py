@@ -44,7 +44,7 @@ TINY = {
     ),
     "wide_resnet_cifar": (
         "wrn16_4",
-        dict(stage_depths=(1, 1, 1), stage_widths=(8, 8, 16), stem_width=4),
+        dict(stage_depths=(1, 1, 1), stage_widths=(8, 8, 16), stem_width=4, dropout_rate=0.3),
         (16, 16, 3),
     ),
     "resnet_v2": ("resnet50_v2", dict(stage_depths=(2, 2, 2, 2), stage_widths=(4, 4, 8, 8)), (32, 32, 3)),
