@@ -505,6 +505,59 @@ def test_random_erasing_erases_one_rectangle_of_the_asked_size(value):
     np.testing.assert_array_equal(never_fits, image.numpy())
 
 
+def test_random_erasing_draws_each_image_of_a_batch_on_its_own():
+    images = tf.fill([200, 28, 24, 3], 100.0)
+    out = data.random_erasing(images, tf.constant([4, 2], tf.int64), probability=0.5, area=(0.05, 0.3),
+                              aspect_ratio=(0.5, 2.0), value=0).numpy()
+    erased = (out != 100.0).any(-1)
+    sizes = set()
+    for mask in erased[erased.any((1, 2))]:
+        rows, cols = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
+        h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+        assert mask.sum() == h * w and h < 28 and w < 24  # one rectangle, inside the image
+        sizes.add((rows[0], cols[0], h, w))
+    assert 70 <= erased.any((1, 2)).sum() <= 130  # probability 0.5 per image
+    assert len(sizes) > 50  # every image draws its own rectangle
+    # One image is a batch of one: the same draws.
+    image = tf.constant(np.random.default_rng(0).uniform(0, 255, (28, 24, 3)), tf.float32)
+    seed = tf.constant([7, 1], tf.int64)
+    np.testing.assert_array_equal(data.random_erasing(image, seed, probability=1.0).numpy(),
+                                  data.random_erasing(image[None], seed, probability=1.0)[0].numpy())
+
+
+def test_batch_augmentation_crops_and_flips_each_image_on_its_own():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(1, 255, (64, 8, 8, 1)).astype(np.float32)
+    aug = data._parse_augment({"random_crop": 2, "horizontal_flip": True})
+    out = data._random_transform_batch(tf.constant(images), tf.constant([3, 0], tf.int64), aug).numpy()
+    padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)])
+    choices = []
+    for i in range(64):
+        found = [(top, left, flip) for top in range(5) for left in range(5) for flip in (False, True)
+                 if np.array_equal(out[i], (lambda w: w[:, ::-1] if flip else w)(padded[i, top:top + 8, left:left + 8]))]
+        assert found, f"image {i} is no crop (and flip) of its own padded input"
+        choices.append(found[0])
+    flips = sum(flip for _, _, flip in choices)
+    assert 16 <= flips <= 48 and len({(top, left) for top, left, _ in choices}) >= 10
+
+
+def test_in_memory_training_batches_are_augmented_whole_or_per_image():
+    assert data._batchable(data._parse_augment({"random_crop": 2, "horizontal_flip": True, "random_erasing": True,
+                                                "mixup_alpha": 0.2, "repeated_augmentation": 2}))
+    assert not data._batchable(data._parse_augment({"randaugment": {"magnitude": 9}}))
+    assert not data._batchable(data._parse_augment({"random_resized_crop": True}))
+    source, info = _indexed(37)
+    for augment in ({"horizontal_flip": True, "random_erasing": {"probability": 1.0, "value": 0}},
+                    {"random_resized_crop": True}):
+        dataset = data.make_pipeline(source, info, batch_size=8, training=True, seed=0, drop_remainder=False,
+                                     one_hot=False, augment=augment)
+        batches = list(dataset)
+        assert [len(y) for _, y in batches] == [8, 8, 8, 8, 5]
+        labels = np.concatenate([y.numpy() for _, y in batches])
+        first = np.round(np.concatenate([x.numpy().reshape(len(x), -1).max(1) for x, _ in batches])).astype(int)
+        assert sorted(first) == list(range(37)) and np.array_equal(labels, first % 4)  # images keep their labels
+
+
 def test_random_erasing_leaves_the_other_augmentations_unchanged():
     splits, info = _synthetic(shape=(16, 16, 1))
     base = {"random_crop": 2, "horizontal_flip": True}
