@@ -267,6 +267,8 @@ def case_pipeline(ctx):
     section = {}
     setups = {
         "Fashion-MNIST, flip (default recipe)": {"dataset": "fashion_mnist", "augment": {"horizontal_flip": True}},
+        "Fashion-MNIST, pad-crop 2 + flip + Random Erasing (full recipe)": {
+            "dataset": "fashion_mnist", "augment": {"random_crop": 2, "horizontal_flip": True, "random_erasing": True}},
         "CIFAR-shaped 32x32x3, pad-crop 4 + flip": {
             "dataset": "synthetic", "augment": {"random_crop": 4, "horizontal_flip": True},
             "synthetic": {"num_examples": {"train": ctx.size(256, 10000), "test": 16}, "image_shape": [32, 32, 3],

@@ -21,6 +21,7 @@ def get_config():
     config.epochs = 14
     config.precision = "auto"
     config.loss.label_smoothing = 0.1
+    config.augment.random_erasing = True
     config.eval_flip_tta = True
     config.eval_test_each_epoch = False
     return config
