@@ -87,11 +87,11 @@ A plain dict (or `training.config.Config`); unknown keys raise `ValueError`.
 For a given `seed` (and TF global seed) two pipelines yield the same batches in the same order, epoch after
 epoch. Shuffles are seeded; every random choice of per-image augmentation comes from stateless TF random ops
 keyed by a per-example seed drawn from `tf.data.Dataset.random(seed)`, so those maps run in parallel and stay
-deterministic. In-memory datasets (Fashion-MNIST, CIFAR, any `(images, labels)` arrays) whose augmentation is only
-`random_crop`, `horizontal_flip` and `random_erasing` are augmented a whole batch at a time instead, keyed by one
-seed per batch: the same augmentations, about 4x cheaper on a CPU when erasing is on (benchmarks/RESULTS.md),
-which leaves the cores to training. Per-example and per-batch keys give different random draws. The Keras layers with internal random state (MixUp, CutMix, `implementation="keras"`
-RandAugment) run in their own sequential maps, which keeps the order in which they draw random numbers fixed
+deterministic. In-memory datasets (Fashion-MNIST, CIFAR, any `(images, labels)` arrays) whose per-image
+augmentation is only `random_crop`, `horizontal_flip` and `random_erasing` are augmented a whole batch at a
+time instead, keyed by one seed per batch: the same augmentations at 8-10x the throughput on a CPU
+(benchmarks/RESULTS.md), which leaves the cores to training; the random draws differ from the per-image path's.
+The Keras layers with internal random state (MixUp, CutMix, `implementation="keras"` RandAugment) run in their own sequential maps, which keeps the order in which they draw random numbers fixed
 (the arrangement `tf.config.experimental.enable_op_determinism` asks for).
 """
 
