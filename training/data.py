@@ -92,7 +92,8 @@ augmentation is only `random_crop`, `horizontal_flip` and `random_erasing` are a
 time instead, keyed by one seed per batch: the same augmentations at 8-10x the throughput on a CPU
 (benchmarks/RESULTS.md), which leaves the cores to training; the random draws differ from the per-image path's.
 The Keras layers with internal random state (MixUp, CutMix, `implementation="keras"` RandAugment) run in
-their own sequential maps, which keeps the order in which they draw random numbers fixed (the arrangement `tf.config.experimental.enable_op_determinism` asks for).
+their own sequential maps, which keeps the order in which they draw random numbers fixed (the arrangement
+`tf.config.experimental.enable_op_determinism` asks for).
 """
 
 from __future__ import annotations
