@@ -533,8 +533,9 @@ def test_batch_augmentation_crops_and_flips_each_image_on_its_own():
     padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)])
     choices = []
     for i in range(64):
-        found = [(top, left, flip) for top in range(5) for left in range(5) for flip in (False, True)
-                 if np.array_equal(out[i], (lambda w: w[:, ::-1] if flip else w)(padded[i, top:top + 8, left:left + 8]))]
+        windows = [(top, left, padded[i, top:top + 8, left:left + 8]) for top in range(5) for left in range(5)]
+        found = [(top, left, flip) for top, left, window in windows for flip in (False, True)
+                 if np.array_equal(out[i], window[:, ::-1] if flip else window)]
         assert found, f"image {i} is no crop (and flip) of its own padded input"
         choices.append(found[0])
     flips = sum(flip for _, _, flip in choices)
