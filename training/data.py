@@ -1118,8 +1118,8 @@ def _batchable(aug) -> bool:
 
 
 def _array_elements(images, labels, aug, *, training, seed, image_size, channels, repeat, batch=None):
-    """The examples of in-memory arrays; with `batch` (batch_size, drop_remainder) and batchable augmentation,
-    whole training batches augmented at once (`_random_transform_batch`) rather than single examples."""
+    """The examples of in-memory arrays; with `batch` (batch_size, drop_remainder; only for training with
+    `_batchable` augmentation), whole training batches augmented at once (`_random_transform_batch`)."""
     n, height, width = len(images), images.shape[1], images.shape[2]
     # Kept as tensors and gathered by index, so the shuffle moves integers rather than images.
     images_t, labels_t = tf.constant(images), tf.constant(labels.astype(np.int64))
@@ -1144,7 +1144,7 @@ def _array_elements(images, labels, aug, *, training, seed, image_size, channels
         return _random_transform(image, _element_seed(random, seed), aug, size), label
 
     order = _epoch(tf.data.Dataset.range(n), n, seed, n, aug.repeats, repeat)
-    if batch is not None and _batchable(aug):
+    if batch is not None:
         def augmented_batch(indices, random):
             images = tf.cast(_to_channels(tf.gather(images_t, indices), channels), tf.float32)
             if size != (height, width):
