@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -17,7 +18,10 @@ class CrashBackup(keras.callbacks.Callback):
     (`state.weights.h5`: weights, BN statistics, optimizer slots and step counter) and `state.json`.
     It is written into a temporary directory and renamed into place, then `latest.json` is replaced
     atomically (`os.replace`) to point at it, so a crash (even SIGKILL) at any moment leaves the
-    previous complete backup in use. Only the newest `keep` backups are kept.
+    previous complete backup in use. Only the newest `keep` backups are kept, and only backups this
+    callback wrote (`step-<9 digits>` folders holding its `state.json`) are ever deleted. A backup is never
+    written from NaN or infinite weights, nor after an epoch whose loss or validation loss is not finite:
+    `NonFiniteError` stops the run instead.
 
     Unlike `keras.callbacks.BackupAndRestore` (which replays an interrupted epoch from its start), the
     optimizer step count is the position: `training.train` resumes the data stream at exactly that step.
@@ -57,9 +61,11 @@ class CrashBackup(keras.callbacks.Callback):
 
     def save(self, epoch):
         # The loss a step reports is computed before its update, so a diverging step can leave
-        # non-finite weights behind a finite loss: never let those replace the last good backup.
-        if not all(np.all(np.isfinite(w)) for w in self.model.get_weights()):
-            return
+        # non-finite weights (often BatchNorm's moving variance) behind a finite loss: stop the run rather
+        # than let them replace the last good backup.
+        bad = [v.path for v in self.model.weights if not np.all(np.isfinite(keras.ops.convert_to_numpy(v)))]
+        if bad:
+            raise NonFiniteError(f"{len(bad)} of the model's variables hold NaN or infinite values, e.g. {bad[:3]}")
         step = self._step()
         name = f"step-{step:09d}"
         final = os.path.join(self.directory, name)
@@ -80,9 +86,15 @@ class CrashBackup(keras.callbacks.Callback):
             f.flush()
             os.fsync(f.fileno())
         os.replace(pointer_tmp, os.path.join(self.directory, "latest.json"))
-        backups = sorted(d for d in os.listdir(self.directory) if d.startswith("step-"))
+        backups = sorted(d for d in os.listdir(self.directory) if self._is_backup(d))
         for old in backups[: -self.keep]:
             shutil.rmtree(os.path.join(self.directory, old), ignore_errors=True)
+
+    def _is_backup(self, name):
+        """A folder this callback writes: `step-<9 digits>` with exactly its two files."""
+        path = os.path.join(self.directory, name)
+        return (re.fullmatch(r"step-\d{9}", name) is not None and not os.path.islink(path) and os.path.isdir(path)
+                and sorted(os.listdir(path)) == ["state.json", "state.weights.h5"])
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -95,7 +107,15 @@ class CrashBackup(keras.callbacks.Callback):
             self.save(self._epoch)
 
     def on_epoch_end(self, epoch, logs=None):
+        for key in ("loss", "val_loss"):
+            value = (logs or {}).get(key)
+            if value is not None and not np.isfinite(value):
+                raise NonFiniteError(f"The epoch's {key} is {value}")
         self.save(epoch + 1)
+
+
+class NonFiniteError(RuntimeError):
+    """Raised by `CrashBackup` when the weights or the epoch's losses are NaN or infinite: the run diverged."""
 
 
 class ThroughputLogger(keras.callbacks.Callback):

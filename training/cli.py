@@ -5,6 +5,12 @@ Examples:
     python -m training cifar10_resnet56 --set optimizer.learning_rate=0.05 --wandb offline
     python -m training fashion_mnist_resnet20 --workdir runs/x --resume    # continue after a crash
     python -m training --list
+
+Exit codes: 0 the run finished and its export is written and sound (finite weights, finite test loss);
+2 a usage error, found before training starts (a config value outside its range, a run name that is not a
+plain name, a workdir that is not new or empty, --resume with nothing to resume, an export folder that
+exists for an explicit --name, missing data); 1 the run failed (it diverged: nothing is exported, the last
+good backup is kept for --resume).
 """
 
 import argparse
@@ -44,7 +50,7 @@ def parse_args(argv=None):
 
 def resolve_config(args):
     """The recipe with the smoke override and the command-line options applied (in that order)."""
-    from training.config import apply_overrides, apply_smoke, load_recipe
+    from training.config import apply_overrides, apply_smoke, check_config, load_recipe
 
     config = load_recipe(args.config)
     if args.smoke:
@@ -58,11 +64,11 @@ def resolve_config(args):
             overrides.append(f"{key}={value!r}")
     if args.xla:
         overrides.append("jit_compile=True")
-    if args.name:
-        overrides.append(f"run_name={args.name!r}")
+    if args.name is not None:  # an empty --name is refused (check_run_name), not ignored
         config.setdefault("run_name", None)
+        config.run_name = args.name
     config = apply_overrides(config, overrides)
-    return config
+    return check_config(config)
 
 
 def main(argv=None):
@@ -74,7 +80,7 @@ def main(argv=None):
         return 0
     try:
         config = resolve_config(args)
-    except ValueError as err:
+    except (ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.print_config:
@@ -91,7 +97,10 @@ def main(argv=None):
         return 2
     try:
         summary = train_and_evaluate(config, workdir, resume=args.resume)
-    except (TrainingError, ValueError) as err:
+    except (ValueError, TypeError) as err:  # the run cannot start as asked (ConfigError, missing data, ...)
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except TrainingError as err:  # the run failed (diverged): nothing was exported
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"summary: {summary}")

@@ -52,10 +52,16 @@ def load_recipe(name_or_path: str) -> Config:
     path = Path(name_or_path)
     if path.suffix == ".py" or os.sep in name_or_path:
         if not path.is_file():
-            raise ValueError(f"Recipe file not found. Received: {name_or_path!r}")
+            raise ConfigError(f"Recipe file not found. Received: {name_or_path!r}")
         spec = importlib.util.spec_from_file_location(f"recipe_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as err:
+            raise ConfigError(f"Recipe file {name_or_path!r} has a syntax error at line {err.lineno}: {err.msg}. "
+                              "A recipe is a Python file with a get_config() function.") from err
+        except Exception as err:  # any error of the user's file: say which file, not a traceback
+            raise ConfigError(f"Recipe file {name_or_path!r} failed to load: {type(err).__name__}: {err}") from err
     else:
         if name_or_path not in list_recipes():
             close = difflib.get_close_matches(name_or_path, list_recipes(), n=5, cutoff=0.5)
@@ -66,8 +72,14 @@ def load_recipe(name_or_path: str) -> Config:
             )
         module = importlib.import_module(f"training.configs.{name_or_path}")
     if not hasattr(module, "get_config"):
-        raise ValueError(f"Recipe {name_or_path!r} has no get_config() function.")
-    config = module.get_config()
+        raise ConfigError(f"Recipe {name_or_path!r} has no get_config() function.")
+    try:
+        config = module.get_config()
+    except Exception as err:
+        raise ConfigError(f"get_config() of recipe {name_or_path!r} failed: {type(err).__name__}: {err}") from err
+    if not isinstance(config, dict):
+        raise ConfigError(f"get_config() of recipe {name_or_path!r} must return a Config (a dict). "
+                          f"Received: {type(config).__name__}")
     if not isinstance(config, Config):
         config = Config(config)
     config.setdefault("recipe", path.stem if path.suffix == ".py" else name_or_path)
@@ -150,4 +162,216 @@ def apply_smoke(config: Config) -> Config:
     config = copy.deepcopy(config)
     for key, value in config.get("smoke", {}).items():
         set_value(config, key, copy.deepcopy(value), allow_new=key.startswith("model.kwargs."))
+    return config
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What every config key may hold
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or cannot go on, with what to change (the CLI exits with code 1)."""
+
+
+class ConfigError(TrainingError, ValueError):
+    """A run that cannot start as asked: a config value outside its declared range, a bad run name or
+    workdir, nothing to resume (a usage error: the CLI exits with code 2)."""
+
+
+class Rule:
+    """The kind and range a config key may take, and the words that describe it in an error."""
+
+    def __init__(self, kind, *, low=None, high=None, low_open=False, high_open=False, optional=False,
+                 choices=None, items=None):
+        self.kind, self.low, self.high = kind, low, high
+        self.low_open, self.high_open = low_open, high_open
+        self.optional, self.choices, self.items = optional, choices, items
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            text = f"one of {self.choices}"
+        elif self.kind is bool:
+            text = "True or False"
+        elif self.kind in (int, float):
+            noun = "an integer" if self.kind is int else "a number"
+            if self.kind is int and self.low == 1 and self.high is None:
+                text = "a positive integer"
+            elif self.low is not None and self.high is not None:
+                text = (f"{noun} in {'(' if self.low_open else '['}{self.low}, {self.high}"
+                        f"{')' if self.high_open else ']'}")
+            elif self.low is not None:
+                text = f"{noun} {'>' if self.low_open else '>='} {self.low}"
+            else:
+                text = noun
+        elif self.kind is list:
+            text = f"a list whose items are each {self.items.describe()}"
+        else:
+            text = "a non-empty string"
+        return text + (" or None" if self.optional else "")
+
+    def accepts(self, value) -> bool:
+        if value is None:
+            return self.optional
+        if self.choices is not None:
+            return value in self.choices
+        if self.kind is bool:
+            return isinstance(value, bool)
+        if self.kind is list:
+            return isinstance(value, (list, tuple)) and all(self.items.accepts(v) for v in value)
+        if self.kind is str:
+            return isinstance(value, str) and bool(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int if self.kind is int else (int, float)):
+            return False
+        if value != value or value in (float("inf"), float("-inf")):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
+
+
+def _int(low=None, high=None, **kwargs):
+    return Rule(int, low=low, high=high, **kwargs)
+
+
+def _number(low=None, high=None, **kwargs):
+    return Rule(float, low=low, high=high, **kwargs)
+
+
+_FLAG = Rule(bool)
+_TEXT = Rule(str)
+
+# Every scalar key a config may hold, with its kind and range. `check_config` refuses a value outside its
+# range and a numeric key that is not declared here, so a new key cannot be added without a declared range.
+# Sections checked by their own code: model.kwargs (the registry: names here, values when the model is built),
+# augment (training.data.check_augment), data.synthetic (training.data), smoke (applied with --smoke).
+SCHEMA = {
+    "recipe": _TEXT,
+    "run_name": Rule(str, optional=True),  # a plain name too: check_run_name
+    "export_dir": _TEXT,
+    "model.name": _TEXT,
+    "data.name": _TEXT,
+    "data.data_dir": Rule(str, optional=True),
+    "data.download": _FLAG,
+    "data.validation_split": _number(0, 1, high_open=True, optional=True),
+    "data.image_size": _int(1, optional=True),
+    "data.eval_image_size": _int(1, optional=True),
+    "data.crop_fraction": _number(0, 1, low_open=True, optional=True),
+    "data.path": Rule(str, optional=True),
+    "data.test_path": Rule(str, optional=True),
+    "data.validate_images": Rule(str, choices=("full", "header"), optional=True),
+    "data.keep_empty_classes": _FLAG,
+    "epochs": _int(1),
+    "batch_size": _int(1),
+    "steps_per_epoch": _int(1, optional=True),
+    "eval_batch_size": _int(1, optional=True),
+    "optimizer.name": Rule(str, choices=("sgd", "lamb", "adamw")),
+    "optimizer.learning_rate": _number(0, low_open=True),
+    "optimizer.momentum": _number(0, 1, high_open=True),
+    "optimizer.nesterov": _FLAG,
+    "optimizer.weight_decay": _number(0),
+    "optimizer.no_decay": Rule(list, items=_TEXT),
+    "schedule.name": Rule(str, choices=("step", "cosine", "constant")),
+    "schedule.decay_epochs": Rule(list, items=_number(0)),
+    "schedule.decay_factor": _number(0, 1, low_open=True),
+    "schedule.warmup_epochs": _number(0),
+    "schedule.warmup_learning_rate": _number(0),
+    "loss.name": Rule(str, choices=("categorical_crossentropy", "binary_crossentropy")),
+    "loss.label_smoothing": _number(0, 1, high_open=True),
+    "loss.bce_target_threshold": _number(0, 1, high_open=True, optional=True),
+    "precision": Rule(str, choices=("auto", "float32", "mixed_float16", "mixed_bfloat16")),
+    "strategy": Rule(str, choices=("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")),
+    "sync_batch_norm": _FLAG,
+    "jit_compile": _FLAG,
+    "steps_per_execution": _int(1),
+    "seed": _int(0, 2**32 - 1),
+    "deterministic": _FLAG,
+    "eval_test_each_epoch": _FLAG,
+    "eval_flip_tta": _FLAG,
+    "backup_every_steps": _int(1),
+    "wandb.mode": Rule(str, choices=("auto", "online", "offline", "disabled")),
+    "wandb.project": Rule(str, optional=True),
+    "wandb.entity": Rule(str, optional=True),
+    "wandb.tags": Rule(list, items=_TEXT),
+}
+# Sections whose contents other code checks (see above).
+FREE_SECTIONS = ("model.kwargs", "augment", "data.synthetic", "smoke")
+# Model arguments the training app sets itself (from the data and for the export).
+RESERVED_MODEL_KWARGS = ("input_shape", "input_tensor", "classes", "include_preprocessing",
+                         "classifier_activation", "include_top", "pooling", "features_only")
+
+
+def _leaves(node, prefix=""):
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        if dotted in FREE_SECTIONS:
+            yield dotted, value
+        elif isinstance(value, dict):
+            yield from _leaves(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+RUN_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}"
+
+
+def check_run_name(name):
+    """A run name is a plain folder name: letters, digits, `.`, `_`, `+`, `-`, starting with a letter or digit,
+    at most 128 characters, no `..`. It names the export folder under `export_dir`, so a path (`../x`, `/x`)
+    could reach folders that are not the run's."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(RUN_NAME_PATTERN, name) or ".." in name:
+        raise ConfigError(
+            "The run name must be a plain name: letters, digits, '.', '_', '+' and '-', starting with a letter or "
+            f"digit, at most 128 characters, without '..' or path separators (it names the export folder). "
+            f"Received: {name!r}"
+        )
+    return name
+
+
+def check_model(model):
+    """The model section: a registered name, and `kwargs` the variant accepts (values are checked when the
+    model is built) and the training app does not set itself."""
+    import keras_resnets
+    from keras_resnets._registry import COMMON_ARGS
+
+    spec = keras_resnets.get_model_spec(model.get("name"))  # unknown names raise with close matches
+    kwargs = model.get("kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"model.kwargs must be a dict of {spec.name!r}'s arguments. Received: {kwargs!r}")
+    reserved = sorted(set(kwargs) & set(RESERVED_MODEL_KWARGS))
+    if reserved:
+        raise ConfigError(f"model.kwargs {reserved} are set by the training app from the data; remove them. "
+                          f"Received: model.kwargs={dict(kwargs)!r}")
+    allowed = sorted((set(COMMON_ARGS) | set(spec.config)) - set(RESERVED_MODEL_KWARGS))
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{spec.name!r} has no argument(s) {unknown} (from model.kwargs). Allowed: {allowed}")
+
+
+def check_config(config):
+    """Checks every key of `config` against `SCHEMA` (kind and range), the run name, the model section and the
+    augmentations, before anything runs. Raises `ConfigError` naming the key, what it holds and what is
+    allowed."""
+    for key, value in _leaves(config):
+        if key in FREE_SECTIONS:
+            continue
+        rule = SCHEMA.get(key)
+        if rule is None:
+            if isinstance(value, (int, float)) or value is None:
+                raise ConfigError(f"Config key {key!r} has no declared range (training.config.SCHEMA), so its "
+                                  f"value cannot be checked. Received: {key}={value!r}")
+            raise ConfigError(f"Unknown config key {key!r}. Received: {key}={value!r}")
+        if not rule.accepts(value):
+            raise ConfigError(f"{key} must be {rule.describe()}. Received: {value!r}")
+    if config.get("run_name") is not None:
+        check_run_name(config["run_name"])
+    check_model(config.get("model") or {})
+    if config.get("augment"):
+        from training.data import check_augment  # imports TensorFlow: only when there is something to check
+
+        try:
+            check_augment(config["augment"])
+        except (TypeError, ValueError) as err:
+            raise ConfigError(str(err)) from err
     return config

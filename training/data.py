@@ -31,6 +31,8 @@ A plain dict (or `training.config.Config`); unknown keys raise `ValueError`.
   (default 10), `seed` (default 0; the data does not change with the run's seed).
 - `path` (str, for `name="folder"`): one subfolder per class, class names = subfolder names (sorted);
   `test_path` (optional): the same layout for the test split (without it the test split is None).
+- `keep_empty_classes` (bool, default False, folders only): a class folder without a readable image is an
+  error (it would become an output class no image teaches); True keeps it as a class, with a warning.
 - `validate_images` (`"full"` (default) or `"header"`, folders only): `"full"` decodes every file once while
   listing, so `info.skipped` counts exactly the files that cannot be read and the pipelines never meet one
   (costs one decode pass: about a minute per 20k JPEGs on 2 cores); `"header"` only checks each file's magic
@@ -121,7 +123,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 DATASET_NAMES = ("fashion_mnist", "mnist", "cifar10", "cifar100", "imagenette", "imagenet2012", "folder",
                  "synthetic")
 DATA_CONFIG_KEYS = ("name", "data_dir", "download", "validation_split", "synthetic", "path", "test_path",
-                    "validate_images", "crop_fraction", "image_size", "eval_image_size")
+                    "validate_images", "crop_fraction", "image_size", "eval_image_size", "keep_empty_classes")
 AUGMENT_KEYS = ("random_crop", "horizontal_flip", "random_resized_crop", "randaugment", "mixup_alpha",
                 "cutmix_alpha", "repeated_augmentation", "random_erasing")
 RANDAUGMENT_KEYS = ("magnitude", "num_ops", "magnitude_std", "implementation")
@@ -816,8 +818,15 @@ def _load_folder(config, *, seed, validation_split):
         raise DataNotFoundError(f"Image folder {root} holds no readable images (skipped {len(skipped_files)} "
                                 "files); supported formats are JPEG, PNG, GIF, BMP and WebP.")
     empty = [name for i, name in enumerate(class_names) if not np.any(labels == i)]
+    if empty and not config.get("keep_empty_classes"):
+        raise ValueError(
+            f"{len(empty)} of the {len(class_names)} class folders of {root} hold no readable images: {empty}. "
+            "Each would become an output class that no image teaches. Add images, remove the folder(s), or set "
+            "data.keep_empty_classes=True to keep them as classes."
+        )
     if empty:
-        logger.warning("Class folder(s) %s of %s hold no readable images.", empty, root)
+        logger.warning("Kept %d empty class folder(s) of %s as classes (data.keep_empty_classes): %s", len(empty),
+                       root, empty)
 
     def source(file_paths, file_labels):
         dataset = tf.data.Dataset.from_tensor_slices((tf.constant(file_paths, tf.string), file_labels))
@@ -871,6 +880,12 @@ class _Augment:
     cutmix_alpha: float = 0.0
     repeats: int = 1
     random_erasing: dict | None = None  # {"probability", "area", "aspect_ratio", "value"}
+
+
+def check_augment(augment):
+    """Raises `ValueError` / `TypeError` for an augmentation config the pipeline would refuse (before any
+    data is read)."""
+    _parse_augment(augment)
 
 
 def _parse_augment(augment):

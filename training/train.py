@@ -6,17 +6,20 @@ W&B tracking -> test evaluation -> export to `saved_models/<run name>/` -> summa
 
 import contextlib
 import json
+import math
 import os
+import tempfile
 import time
 import uuid
 
 import keras
 
 import keras_resnets
-from keras_resnets.export import export_keras
+from keras_resnets.export import export_keras, non_finite_weights
 from training import data as data_lib
 from training import distribute
-from training.callbacks import CrashBackup, FlipTTAEvaluation, ThroughputLogger
+from training.callbacks import CrashBackup, FlipTTAEvaluation, NonFiniteError, ThroughputLogger
+from training.config import ConfigError, TrainingError, check_config, check_run_name
 from training.recipe_parts import make_loss, make_optimizer, make_schedule
 from training.tracking import Tracker
 
@@ -67,35 +70,97 @@ def resolve_precision(precision, strategy=None, flags=None):
     return "float32", "auto: CPU without native bfloat16 (" + " / ".join(NATIVE_BFLOAT16_CPU_FLAGS) + ")"
 
 
-class TrainingError(RuntimeError):
-    """A run that cannot start or cannot go on, with what to change."""
+# Sub-folders that the other workers of a multi-worker run keep in the chief's workdir.
+WORKER_DIR_PATTERN = r"worker-\d+"
 
 
 def check_workdir(workdir, resume):
-    """Creates the workdir and proves it writable; refuses to mix two runs in one workdir."""
+    """Checks the workdir before anything is written (`make_workdir` creates it). Returns the earlier run's
+    `run.json` contents when resuming, else None.
+
+    A new run starts in a new or empty folder (its other workers' `worker-N` folders aside), so it never
+    writes over files that are not its own; `--resume` needs the backup of the run it continues."""
+    import re
+
+    backup_dir = os.path.join(workdir, "backup")
+    if os.path.lexists(workdir) and not os.path.isdir(workdir):
+        raise ConfigError(f"The workdir {workdir!r} exists and is not a folder. Pass --workdir with a new folder.")
+    if resume:
+        state = CrashBackup.latest(backup_dir) if os.path.isdir(backup_dir) else None
+        run_json = os.path.join(workdir, "run.json")
+        if state is None or not os.path.isfile(run_json):
+            raise ConfigError(
+                f"--resume found no run to continue in {workdir!r}: it looked for {os.path.join(backup_dir, 'latest.json')}"
+                f" and {run_json} (a run writes them after its first backup: every backup_every_steps steps and "
+                "at each epoch end). Check --workdir, or start a new run without --resume."
+            )
+        with open(run_json) as f:
+            run_meta = json.load(f)
+        check_run_name(run_meta.get("run_name"))
+    else:
+        run_meta = None
+        entries = sorted(os.listdir(workdir)) if os.path.isdir(workdir) else []
+        entries = [e for e in entries if not re.fullmatch(WORKER_DIR_PATTERN, e)]
+        if os.path.isdir(backup_dir) and CrashBackup.latest(backup_dir):
+            raise ConfigError(
+                f"{workdir!r} holds a backup of an earlier run. Pass --resume to continue it, or another --workdir."
+            )
+        if entries:
+            raise ConfigError(
+                f"The workdir {workdir!r} is not empty ({len(entries)} entries, e.g. {entries[:3]}). A new run "
+                "starts in a new or empty folder so that it never writes over other files: pass another --workdir "
+                "(the default is a new runs/<name>-<time>), or --resume to continue the run kept there."
+            )
+    return run_meta
+
+
+def make_workdir(workdir):
+    """Creates the (checked) workdir and proves it writable with a probe file of its own."""
     try:
         os.makedirs(workdir, exist_ok=True)
-        probe = os.path.join(workdir, ".write_test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=workdir)
+        os.close(fd)
+        os.remove(probe)  # the probe this process just created
     except OSError as err:
-        raise TrainingError(f"The workdir {workdir!r} is not writable ({err}). Pass --workdir with a writable path.")
-    if CrashBackup.latest(os.path.join(workdir, "backup")) and not resume:
-        raise TrainingError(
-            f"{workdir!r} holds a backup of an earlier run. Pass --resume to continue it, or another --workdir."
-        )
+        raise ConfigError(f"The workdir {workdir!r} is not writable ({err}). Pass --workdir with a writable path.")
+
+
+def default_run_name(config, workdir):
+    """The workdir's name (runs/<recipe>-<time> from the CLI), else the recipe's: the first that is a plain
+    name (`training.config.check_run_name`)."""
+    for candidate in (os.path.basename(workdir.rstrip(os.sep)), str(config.get("recipe") or ""), "run"):
+        try:
+            return check_run_name(candidate)
+        except ConfigError:
+            continue
+
+
+def export_target(export_dir, name, *, explicit):
+    """The folder `export_dir/name` the run will export to: inside `export_dir`, and new.
+
+    A run never replaces a folder it did not create (the committed `saved_models/fashion_mnist_resnet20`,
+    an earlier run's export, anything a user keeps there). When the folder exists, an explicitly given name
+    is an error; a default name gets the first free suffix (`name-2`, `name-3`, ...)."""
+    root = os.path.realpath(os.path.abspath(os.fspath(export_dir)))
+    if os.path.lexists(root) and not os.path.isdir(root):
+        raise ConfigError(f"export_dir {export_dir!r} exists and is not a folder. Received: export_dir={export_dir!r}")
+    check_run_name(name)
+    candidates = [name] if explicit else [name] + [f"{name}-{k}" for k in range(2, 1000)]
+    for candidate in candidates:
+        target = os.path.join(root, candidate)
+        if os.path.commonpath([root, os.path.realpath(target)]) != root:
+            continue  # a link that leads out of export_dir: never write through it
+        if not os.path.lexists(target):
+            return candidate, target
+    raise ConfigError(
+        f"The export folder {os.path.join(root, name)} already exists, and a run never replaces a folder it did "
+        "not create. Pass another --name (or set run_name), or move that folder away yourself."
+        if explicit else f"No free export folder name for {name!r} under {root}."
+    )
 
 
 def _validate(config):
-    if config.precision not in PRECISIONS:
-        raise TrainingError(f"precision must be one of {PRECISIONS}. Received: {config.precision!r}")
-    keras_resnets.get_model_spec(config.model.name)  # unknown names raise with close matches
-    for key in ("epochs", "batch_size"):
-        if not isinstance(config[key], int) or config[key] < 1:
-            raise TrainingError(f"{key} must be a positive integer. Received: {key}={config[key]!r}")
-    if not isinstance(config.get("eval_flip_tta", False), bool):
-        raise TrainingError(f"eval_flip_tta must be True or False. Received: {config.eval_flip_tta!r}")
+    check_config(config)
 
 
 def flip_tta_evaluator(model, jit_compile=False):
@@ -130,14 +195,37 @@ def build_model(config, input_shape, num_classes, *, classifier_activation=None)
     )
 
 
-def _run_name(config, workdir):
-    # Default: the workdir's name (runs/<recipe>-<time> from the CLI), so runs never overwrite each other's
-    # exports (nor the committed saved_models/fashion_mnist_resnet20 artifact).
-    return config.get("run_name") or os.path.basename(workdir.rstrip(os.sep))
+def _diverged(what, backup_dir):
+    state = CrashBackup.latest(backup_dir) if os.path.isdir(backup_dir) else None
+    kept = (f"the last good backup (finite weights, step {state['global_step']}) is kept in {state['path']}; lower "
+            "the learning rate or check the data, then rerun with --resume" if state else
+            "no backup was written before it; lower the learning rate or check the data and start again")
+    return TrainingError(f"The run diverged: {what} Nothing was exported; {kept}.")
+
+
+def _export(model, export_dir, name, metadata, explicit, log):
+    """Exports to `export_dir/name`, or to the first free `name-K` when that folder appeared during the run (a
+    run never replaces a folder it did not create). Returns the folder written."""
+    while True:
+        chosen, target = export_target(export_dir, name, explicit=False)
+        try:
+            export_keras(model, target, metadata, overwrite=False)
+        except FileExistsError:
+            continue  # created by someone else since export_target looked: take the next free name
+        if chosen != name:
+            log(f"{os.path.join(export_dir, name)} appeared during the run{' (--name)' if explicit else ''}; "
+                f"exported to {target} instead")
+        return target
 
 
 def train_and_evaluate(config, workdir, *, resume=False, log=print):
-    """Runs the recipe in `config` with its files in `workdir`; returns the summary dict."""
+    """Runs the recipe in `config` with its files in `workdir`; returns the summary dict.
+
+    Raises:
+        ConfigError (a ValueError and a TrainingError): the run cannot start as asked (a value out of range, a
+            bad run name, a workdir that is not new or empty, nothing to resume, an export folder that exists).
+        TrainingError: the run failed (it diverged: nothing is exported, the last good backup is kept).
+    """
     started = time.time()
     workdir = os.path.abspath(os.fspath(workdir))
     _validate(config)
@@ -161,11 +249,19 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         replicas = (distribute.replica_info(distribution) if distribution is not None
                     else {"num_replicas_in_sync": 1, "is_chief": True})
         distribute.check_global_batch(config.batch_size, distribution or 1)
+    default_name = default_run_name(config, workdir)  # the chief's workdir: the same on every worker
     if not replicas["is_chief"]:
         # Multi-worker: every worker trains in lockstep, but only the chief writes the run's files; the
         # others keep their backups and logs apart so they never write the same file.
         workdir = os.path.join(workdir, f"worker-{replicas['worker_index']}")
-    check_workdir(workdir, resume)
+    run_meta = check_workdir(workdir, resume)
+    explicit_name = bool(config.get("run_name")) and run_meta is None
+    requested = run_meta["run_name"] if run_meta else (config.get("run_name") or default_name)
+    run_name, export_dir = export_target(config.export_dir, requested, explicit=explicit_name)
+    make_workdir(workdir)
+    log(f"workdir: {workdir}")
+    log(f"export: {export_dir}" + ("" if run_name == requested else
+                                  f" ({os.path.join(config.export_dir, requested)} exists and is never replaced)"))
     precision, why = resolve_precision(config.precision, strategy)
     keras.config.set_dtype_policy(precision)
     log(f"precision: {precision} ({why})")
@@ -228,18 +324,16 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     run_meta_path = os.path.join(workdir, "run.json")
     if state:
         CrashBackup.restore(model, state)
-        with open(run_meta_path) as f:
-            run_meta = json.load(f)
         log(f"resumed from {state['path']} (step {state['global_step']})")
     else:
-        run_meta = {"run_id": uuid.uuid4().hex[:12], "run_name": _run_name(config, workdir)}
+        run_meta = {"run_id": uuid.uuid4().hex[:12], "run_name": run_name}
         with open(run_meta_path, "w") as f:
             json.dump(run_meta, f)
     with open(os.path.join(workdir, "config.json"), "w") as f:
         json.dump(config.to_dict(), f, indent=2, default=str)
 
     tracker = Tracker(config.wandb.mode, workdir=workdir, project=config.wandb.project, entity=config.wandb.entity,
-                      name=run_meta["run_name"], run_id=run_meta["run_id"], config=config.to_dict(),
+                      name=run_name, run_id=run_meta["run_id"], config=config.to_dict(),
                       tags=config.wandb.tags) if replicas["is_chief"] else Tracker("disabled", workdir=workdir,
                       project=None, entity=None, name=None, run_id=None, config=None, tags=())
     monitor = "val_accuracy" if val_ds is not None else "accuracy"
@@ -278,28 +372,35 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
                       validation_data=epoch_eval_ds, callbacks=callbacks, verbose=2, shuffle=False)
         exit_code = 0
     except RuntimeError as err:
+        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        if isinstance(err, NonFiniteError):
+            raise _diverged(f"{err} at step {step}.", backup_dir) from err
         if "NaN" in str(err) or "nan" in str(err):
-            raise TrainingError(
-                f"The loss became NaN at step {int(keras.ops.convert_to_numpy(model.optimizer.iterations))}. "
-                f"The last good backup is kept in {backup_dir}; lower the learning rate or check the data, "
-                "then rerun with --resume."
-            ) from err
+            raise _diverged(f"The loss became NaN at step {step}.", backup_dir) from err
         raise
     finally:
         if exit_code:
             tracker.finish(exit_code=exit_code)
     train_seconds = time.time() - fit_start
+    # A diverging step can leave infinite BatchNorm statistics behind a finite loss: such a model outputs NaN.
+    bad = non_finite_weights(model)
+    if bad:
+        tracker.finish(exit_code=1)
+        raise _diverged(f"After training, {len(bad)} variables hold NaN or infinite values, e.g. {bad[:3]}.",
+                        backup_dir)
     model.save_weights(os.path.join(workdir, "final.weights.h5"))
     trained_steps = total - done
 
     test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
+    if not (math.isfinite(test_loss) and math.isfinite(test_accuracy)):
+        tracker.finish(exit_code=1)
+        raise _diverged(f"The {eval_split} loss is {test_loss} (accuracy {test_accuracy}).", backup_dir)
     tta_accuracy = float(tta_model.evaluate(test_ds, verbose=0)[1]) if tta_model is not None else None
     # The export computes in float32 whatever the training precision: the same weights (mixed-precision
     # variables are float32), and what SavedModel / LiteRT consumers expect.
     keras.config.set_dtype_policy("float32")
     export_model = build_model(config, input_shape, info.num_classes, classifier_activation="softmax")
     export_model.set_weights(model.get_weights())
-    export_dir = os.path.join(config.export_dir, run_meta["run_name"])
     metadata = {
         "model": config.model.name,
         "model_config": keras_resnets.get_model_config(config.model.name) | dict(config.model.kwargs),
@@ -312,7 +413,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         "training_precision": precision,
     }
     if replicas["is_chief"]:
-        export_keras(export_model, export_dir, metadata, overwrite=True)
+        export_dir = _export(export_model, config.export_dir, run_name, metadata, explicit_name, log)
     summary = {
         "evaluated_on": eval_split,
         "test_accuracy": float(test_accuracy),
@@ -331,8 +432,8 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     with open(os.path.join(workdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     tracker.summary(summary)
-    tracker.log_artifact(best_path, f"{run_meta['run_name']}-best", "model")
-    tracker.log_artifact(export_dir, f"{run_meta['run_name']}-export", "model", metadata={"test_accuracy": test_accuracy})
+    tracker.log_artifact(best_path, f"{run_name}-best", "model")
+    tracker.log_artifact(export_dir, f"{run_name}-export", "model", metadata={"test_accuracy": test_accuracy})
     tracker.finish()
     log(
         f"test accuracy {summary['test_accuracy']:.4f}"

@@ -35,7 +35,7 @@ from training.config import Config
 def data_config(name, **overrides) -> Config:
     """Every data key (training/data.py documents them) with its default, then `overrides`."""
     config = Config(name=name, data_dir=None, download=False, validation_split=None, synthetic=None,
-                    image_size=None, eval_image_size=None, crop_fraction=None)
+                    image_size=None, eval_image_size=None, crop_fraction=None, keep_empty_classes=False)
     for key, value in overrides.items():
         config[key] = value
     return config
