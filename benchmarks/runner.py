@@ -500,6 +500,13 @@ def parse_args(argv=None):
     if args.rounds is not None and args.rounds < 1:
         parser.error(f"--rounds must be >= 1. Received: {args.rounds}")
     args.cases = cases
+    if args.out is not None:
+        from keras_resnets.outputs import check_output_folder
+
+        try:
+            check_output_folder(args.out, "results.json", "python -m benchmarks")
+        except ValueError as err:
+            parser.error(str(err))
     return args
 
 

@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 import keras_resnets
+from keras_resnets.outputs import check_output_folder
 from training.data import load_splits
 
 
@@ -123,6 +124,10 @@ def main():
     parser.add_argument("--out", default="runs/degradation")
     parser.add_argument("--save-models", action="store_true")
     args = parser.parse_args()
+    try:
+        check_output_folder(args.out, "degradation.json", "examples/degradation.py")
+    except ValueError as err:
+        parser.error(str(err))
     depths = [int(d) for d in args.depths.split(",")]
     if any(d < 8 or (d - 2) % 6 for d in depths) or args.epochs < 1:
         parser.error(f"--depths must be 6n+2 (8, 14, 20, ...) and --epochs >= 1. Received: {args.depths}, "

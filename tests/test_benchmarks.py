@@ -117,6 +117,26 @@ def test_runner_rejects_bad_arguments():
         runner.parse_args(["--rounds", "0"])
 
 
+def test_runner_writes_only_into_its_own_output_folders(tmp_path, capsys):
+    """--out must be new, empty or an earlier benchmark output (results.json): a user's RESULTS.md elsewhere is
+    never overwritten."""
+    from tests.safety_helpers import snapshot, user_tree
+
+    root = user_tree(tmp_path / "home")
+    (tmp_path / "home" / "RESULTS.md").write_text("my own results\n")
+    before = snapshot(root)
+    for out in (root, os.path.join(root, "notes"), os.path.join(root, "link_to_outside"),
+                os.path.join(root, "README.md")):
+        with pytest.raises(SystemExit) as exit_:
+            runner.parse_args(["--cases", "ceiling", "--out", out])
+        assert exit_.value.code == 2 and "python -m benchmarks" in capsys.readouterr().err
+    assert snapshot(root) == before
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "ours" / "results.json").write_text("{}")
+    for out in (tmp_path / "ours", tmp_path / "new", tmp_path / "home" / "outside" / "fresh"):
+        assert runner.parse_args(["--cases", "ceiling", "--out", str(out)]).out == str(out)
+
+
 def test_quick_run_writes_json_markdown_and_plots(tmp_path):
     out = tmp_path / "bench"
     env = dict(os.environ, PYTHONPATH=ROOT)

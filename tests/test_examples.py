@@ -47,3 +47,10 @@ def test_degradation_example_trains_plain_and_residual_twins(tmp_path):
     bad = subprocess.run([sys.executable, "examples/degradation.py", "--depths", "21"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "6n+2" in bad.stderr
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    refused = subprocess.run([sys.executable, "examples/degradation.py", "--out", str(user)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "did not write" in refused.stderr
+    assert os.listdir(user) == ["notes.txt"]

@@ -2,6 +2,10 @@
 
 Data -> model (in the strategy's scope) -> `model.fit` with crash backups, NaN stop, CSV / TensorBoard /
 W&B tracking -> test evaluation -> export to `saved_models/<run name>/` -> summary.
+
+Nothing that is not the run's own is touched: the config, the run name (a plain name), the workdir (new or
+empty, or the run's own with --resume) and the export folder (new; never replaced) are checked before any
+work, and a model with non-finite weights or test loss is never exported.
 """
 
 import contextlib
