@@ -308,11 +308,12 @@ def case_scaling(ctx):
 
 
 def case_time_to_accuracy(ctx):
-    """Minutes of training to reach 92% and 94% test accuracy, read from finished runs' history.csv.
+    """Minutes of training to reach 92% and 94% accuracy on a run's per-epoch curve (`val_accuracy` of its
+    history.csv), read from finished runs.
 
-    A run records its test accuracy per epoch when it trains with the test split as validation data
-    (`eval_test_each_epoch`); its history has `epoch_wall_seconds` (the epoch with its evaluation; runs
-    before 2026-12-01 17:50 UTC lack it) and `epoch_seconds` (training only); its config.json says what it
+    The curve is the run's validation split (every shipped recipe holds one out of its training data); runs
+    made before 2026-12-03 evaluated the test split there instead (the removed `eval_test_each_epoch`). The
+    history has `epoch_wall_seconds` (the epoch with its evaluation; runs before 2026-12-01 17:50 UTC lack it) and `epoch_seconds` (training only); its config.json says what it
     trained (`describe_run`). A run with `eval_flip_tta` gets a second entry, "<workdir> (flip TTA)", from its
     `val_flip_tta_accuracy` column. A run without a per-epoch curve is reported from its summary.json: its final
     accuracy, reached (or not) by the end of its total wall time (clock "total (final only)": an upper bound).
@@ -357,8 +358,8 @@ def _final_only(workdir, epochs):
     from summary.json, reached by the end of the run's whole wall time (start, training, final evaluation)."""
     path = os.path.join(workdir, "summary.json")
     if not os.path.exists(path):
-        return {workdir: {"error": "the run has no per-epoch test accuracy (val_accuracy) and no summary.json; "
-                                   "train with --set eval_test_each_epoch=True"}}
+        return {workdir: {"error": "the run has no per-epoch curve (val_accuracy) and no summary.json; train "
+                                   "with a validation split (data.validation_split)"}}
     with open(path) as f:
         summary = json.load(f)
     minutes = summary["total_seconds"] / 60

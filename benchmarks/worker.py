@@ -393,7 +393,7 @@ def pipeline(spec):
                    "validation_split": None}
     if data_config["name"] == "synthetic":
         data_config["synthetic"] = spec["synthetic"]
-    splits, info = data_lib.load_splits(data_config, seed=0)
+    splits, info = data_lib.load_splits(data_config)
     stream = data_lib.make_pipeline(splits["train"], info, batch_size=spec["batch_size"], training=True, seed=0,
                                     augment=spec.get("augment", {}), repeat=True)
     iterator = iter(stream)

@@ -133,7 +133,7 @@ def main():
         parser.error(f"--depths must be 6n+2 (8, 14, 20, ...) and --epochs >= 1. Received: {args.depths}, "
                      f"{args.epochs}")
 
-    splits, info = load_splits({"name": args.dataset}, seed=args.seed)
+    splits, info = load_splits({"name": args.dataset})
     (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
     keep = min(args.train_size or len(x_train), len(x_train)) // args.batch_size * args.batch_size  # full batches
     x_train, y_train = x_train[:keep].astype("float32"), y_train[:keep]

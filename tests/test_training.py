@@ -23,7 +23,7 @@ from training.train import TrainingError, train_and_evaluate
 ROOT = Path(__file__).resolve().parents[1]
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 TINY_MODEL = ["model.kwargs.stage_depths=(1, 1, 1)", "model.kwargs.stage_widths=(4, 8, 8)", "model.kwargs.stem_width=4"]
-SYNTHETIC = ["data.name='synthetic'",
+SYNTHETIC = ["data.name='synthetic'", "data.validation_split=None",
              "data.synthetic={'num_examples': {'train': 96, 'test': 32}, 'image_shape': (12, 12, 1), 'num_classes': 3}"]
 
 
@@ -54,36 +54,49 @@ def test_tiny_end_to_end_run_on_real_fashion_mnist(tmp_path):
     np.testing.assert_allclose(model.predict(pixels, verbose=0).sum(-1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("each_epoch", [True, False])
-def test_eval_test_each_epoch_records_a_test_accuracy_curve(tmp_path, each_epoch):
+@pytest.mark.parametrize("validation_split", [16, None])
+def test_curves_come_from_the_validation_split_and_the_test_split_is_evaluated_once(tmp_path, validation_split,
+                                                                                   monkeypatch):
     config = tiny_config(tmp_path, "steps_per_epoch=3", "batch_size=16", "epochs=2",
-                         f"eval_test_each_epoch={each_epoch}")
+                         f"data.validation_split={validation_split}")
+    evaluated = []
+    original = keras.Model.evaluate
+
+    def counting(model, *args, **kwargs):
+        if not kwargs.get("_use_cached_eval_dataset"):  # fit's own per-epoch validation passes this
+            evaluated.append(sum(len(y) for _, y in (args[0] if args else kwargs["x"])))
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "evaluate", counting)
     summary = train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
     with open(tmp_path / "run" / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2
-    if each_epoch:
-        # The test split after every epoch; the final model is the last epoch's, so its test accuracy is the last row's.
-        assert all(0.0 <= float(row["val_accuracy"]) <= 1.0 for row in rows)
+    assert evaluated == [32]  # evaluated once after training, on the 32 test images
+    if validation_split:
+        values = [float(row["val_accuracy"]) for row in rows]
+        assert all(v in {k / 16 for k in range(17)} for v in values)  # accuracies of the 16 validation images
         assert all(float(row["epoch_wall_seconds"]) > float(row["epoch_seconds"]) > 0 for row in rows)
-        assert float(rows[-1]["val_accuracy"]) == pytest.approx(summary["test_accuracy"], abs=1e-6)
+        assert summary["validation_accuracy"] == pytest.approx(values[-1], abs=1e-6)
     else:
         # Keras' CSVLogger writes NA in val_* columns when there is no validation data.
-        assert all(row.get("val_accuracy", "NA") == "NA" for row in rows)
+        assert all(row.get("val_accuracy", "NA") == "NA" for row in rows) and "validation_accuracy" not in summary
+    assert summary["evaluated_on"] == "test" and 0.0 <= summary["test_accuracy"] <= 1.0
 
 
 def test_eval_flip_tta_logs_a_curve_and_reports_the_exports_flip_tta_accuracy(tmp_path):
-    config = tiny_config(tmp_path, "steps_per_epoch=3", "batch_size=16", "epochs=2", "eval_test_each_epoch=True",
+    config = tiny_config(tmp_path, "steps_per_epoch=3", "batch_size=16", "epochs=2", "data.validation_split=16",
                          "eval_flip_tta=True")
     summary = train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
     with open(tmp_path / "run" / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and all(0.0 <= float(row["val_flip_tta_accuracy"]) <= 1.0 for row in rows)
-    assert float(rows[-1]["val_flip_tta_accuracy"]) == pytest.approx(summary["test_accuracy_flip_tta"], abs=1e-6)
+    assert float(rows[-1]["val_flip_tta_accuracy"]) == pytest.approx(summary["validation_accuracy_flip_tta"],
+                                                                     abs=1e-6)
     # The same number from the exported (softmax) model wrapped by keras_resnets.flip_tta, on the test split.
     from training import data as data_lib
 
-    splits, info = data_lib.load_splits(config.data, seed=config.seed)
+    splits, info = data_lib.load_splits(config.data)
     test = data_lib.make_pipeline(splits["test"], info, batch_size=16, training=False, seed=0, one_hot=False)
     images, labels = (np.concatenate(parts) for parts in zip(*[(x.numpy(), y.numpy()) for x, y in test]))
     exported = keras.models.load_model(Path(summary["export_dir"]) / "model.keras")

@@ -39,7 +39,7 @@ def test_recipe_resolves(name):
 def test_he2015_recipe_converts_iterations_to_epochs():
     config = load_recipe("cifar10_resnet110")
     assert config.epochs == 182 and config.schedule.decay_epochs == [91, 137]  # 64k / 32k / 48k iterations
-    assert config.data.validation_split == 0.1  # 45k / 5k
+    assert config.data.validation_split == 5000 and config.data.validation_seed == 0  # 45k / 5k
     assert config.schedule.warmup_learning_rate == 0.01
     schedule = make_schedule(config.schedule, learning_rate=0.1, epochs=182, steps_per_epoch=352)
     rates = [float(schedule(step)) for step in (0, 351, 352, 91 * 352 - 1, 91 * 352, 137 * 352 + 1)]

@@ -54,7 +54,7 @@ def _synthetic(n_train=40, n_test=13, shape=(8, 8, 3), num_classes=4, validation
     config = {"name": "synthetic", "validation_split": validation_split,
               "synthetic": {"num_examples": {"train": n_train, "test": n_test}, "image_shape": shape,
                             "num_classes": num_classes}}
-    return data.load_splits(config, seed=0)
+    return data.load_splits(config)
 
 
 def _indexed(n, shape=(8, 8, 3), num_classes=4):
@@ -73,7 +73,7 @@ def _indexed(n, shape=(8, 8, 3), num_classes=4):
 @pytest.mark.parametrize("compress_train", [True, False])
 def test_idx_files_in_data_dir(tmp_path, compress_train):
     written = _idx_set(tmp_path, compress_train=compress_train)
-    splits, info = data.load_splits({"name": "mnist", "data_dir": str(tmp_path)}, seed=0)
+    splits, info = data.load_splits({"name": "mnist", "data_dir": str(tmp_path)})
     assert info.source == f"idx:{tmp_path}"
     assert info.image_shape == (6, 5, 1) and info.num_classes == 10 and info.class_names[3] == "3"
     assert info.num_examples == {"train": 12, "validation": 0, "test": 5}
@@ -90,7 +90,7 @@ def test_idx_subfolder_and_dotted_names(tmp_path):
     sub.mkdir()
     written = _idx_set(sub, compress_train=False)
     os.rename(sub / "train-images-idx3-ubyte", sub / "train-images.idx3-ubyte")
-    splits, info = data.load_splits({"name": "fashion_mnist", "data_dir": str(tmp_path)}, seed=0)
+    splits, info = data.load_splits({"name": "fashion_mnist", "data_dir": str(tmp_path)})
     assert info.source == f"idx:{sub}" and info.class_names[0] == "T-shirt/top"
     np.testing.assert_array_equal(splits["train"][0][..., 0], written["train"][0])
 
@@ -100,40 +100,44 @@ def test_idx_corrupt_files_name_the_file(tmp_path):
     bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
     bad.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 5) + b"\x01\x02"))  # 2 of 5 labels
     with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz.*truncated"):
-        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)}, seed=0)
+        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)})
     bad.write_bytes(gzip.compress(b"PK\x03\x04 not idx"))
     with pytest.raises(ValueError, match="not an IDX file"):
-        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)}, seed=0)
+        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)})
     bad.write_bytes(b"\x1f\x8b\x08\x00 broken gzip")
     with pytest.raises(ValueError, match="Cannot read IDX file"):
-        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)}, seed=0)
+        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)})
 
 
 def test_idx_label_count_mismatch(tmp_path):
     _idx_set(tmp_path, compress_train=False)
     _write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(4, np.uint8), compress=True)  # 4 labels, 5 images
     with pytest.raises(ValueError, match="5 images but .* 4 labels"):
-        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)}, seed=0)
+        data.load_splits({"name": "mnist", "data_dir": str(tmp_path)})
 
 
 @pytest.mark.skipif(not os.path.isdir(FASHION_DIR),
                     reason=f"Debian package {data.DEBIAN_FASHION_MNIST_PACKAGE} is not installed ({FASHION_DIR})")
 def test_real_fashion_mnist():
-    splits, info = data.load_splits({"name": "fashion_mnist"}, seed=0)
+    splits, info = data.load_splits({"name": "fashion_mnist"})
     assert info.source == f"idx:{FASHION_DIR}"
     assert splits["train"][0].shape == (60000, 28, 28, 1) and splits["test"][0].shape == (10000, 28, 28, 1)
     assert info.num_classes == 10 and len(info.class_names) == 10
     np.testing.assert_array_equal(np.bincount(splits["train"][1]), [6000] * 10)
     np.testing.assert_array_equal(np.bincount(splits["test"][1]), [1000] * 10)
 
-    held, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 0.1}, seed=0)
+    held, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 0.1})
     assert len(held["train"][1]) == 54000 and len(held["validation"][1]) == 6000
     # Stratified: every class gives exactly 10%.
     np.testing.assert_array_equal(np.bincount(held["validation"][1]), [600] * 10)
-    again, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 0.1}, seed=0)
-    other, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 0.1}, seed=1)
+    again, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 0.1})
+    other, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 0.1, "validation_seed": 1})
     np.testing.assert_array_equal(again["validation"][0], held["validation"][0])
     assert not np.array_equal(other["validation"][0], held["validation"][0])
+    # The recipes' split: 5,000 images, 500 of each class, the same whatever the run's seed (there is none here).
+    recipe, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 5000})
+    assert len(recipe["train"][1]) == 55000
+    np.testing.assert_array_equal(np.bincount(recipe["validation"][1]), [500] * 10)
     # The two parts partition the training set.
     sums = lambda images: np.sort(images.reshape(len(images), -1).astype(np.int64).sum(1))
     np.testing.assert_array_equal(
@@ -163,7 +167,7 @@ def test_cifar10_python_batches_pixel_exact(tmp_path):
     with open(directory / "batches.meta", "wb") as f:
         pickle.dump({b"label_names": [n.encode() for n in data.CIFAR10_CLASSES], b"num_vis": 3072}, f)
 
-    splits, info = data.load_splits({"name": "cifar10", "data_dir": str(tmp_path)}, seed=0)
+    splits, info = data.load_splits({"name": "cifar10", "data_dir": str(tmp_path)})
     assert info.source == f"cifar-python:{directory}"
     assert info.class_names == data.CIFAR10_CLASSES and info.image_shape == (32, 32, 3)
     assert info.num_examples == {"train": 15, "validation": 0, "test": 3}
@@ -183,7 +187,7 @@ def test_cifar100_fine_labels(tmp_path):
             pickle.dump({b"data": _cifar_rows(images), b"fine_labels": [99, 0, 5, 42], b"coarse_labels": [0] * 4}, f)
     with open(directory / "meta", "wb") as f:
         pickle.dump({b"fine_label_names": [f"c{i}".encode() for i in range(100)]}, f)
-    splits, info = data.load_splits({"name": "cifar100", "data_dir": str(directory)}, seed=0)
+    splits, info = data.load_splits({"name": "cifar100", "data_dir": str(directory)})
     assert info.num_classes == 100 and info.class_names[42] == "c42"
     np.testing.assert_array_equal(splits["train"][1], [99, 0, 5, 42])
     np.testing.assert_array_equal(splits["test"][0], images)
@@ -216,17 +220,17 @@ def test_image_folder_skips_and_counts_bad_files(tmp_path):
     _write_folder(test_root, sizes=((16, 16),))
 
     config = {"name": "folder", "path": str(root), "test_path": str(test_root)}
-    splits, info = data.load_splits(config, seed=0)
+    splits, info = data.load_splits(config)
     assert info.class_names == ["cat", "dog"] and info.num_classes == 2
     assert info.skipped == 2 and sorted(os.path.basename(p) for p in info.skipped_files) == ["9_truncated.png",
                                                                                             "notes.txt"]
     assert info.num_examples == {"train": 6, "validation": 0, "test": 2}
     assert [os.path.relpath(p, root) for p in splits["train"].paths] == [
         "cat/0.png", "cat/1.jpg", "cat/2.png", "dog/0.png", "dog/1.jpg", "dog/2.png"]
-    again, _ = data.load_splits(config, seed=0)
+    again, _ = data.load_splits(config)
     assert again["train"].paths == splits["train"].paths
 
-    header_only, header_info = data.load_splits({**config, "validate_images": "header"}, seed=0)
+    header_only, header_info = data.load_splits({**config, "validate_images": "header"})
     assert header_info.skipped == 1  # the truncated PNG passes the header check ...
     ds = data.make_pipeline(header_only["train"], header_info, batch_size=4, training=False, seed=0, image_size=12)
     assert sum(len(y) for _, y in ds) == 6  # ... and is dropped by the pipeline instead of crashing it.
@@ -246,7 +250,7 @@ def test_image_folder_skips_and_counts_bad_files(tmp_path):
 def test_image_folder_validation_split_and_errors(tmp_path):
     root = tmp_path / "train"
     _write_folder(root)
-    splits, info = data.load_splits({"name": "folder", "path": str(root), "validation_split": 0.34}, seed=3)
+    splits, info = data.load_splits({"name": "folder", "path": str(root), "validation_split": 0.34})
     assert info.num_examples == {"train": 4, "validation": 2, "test": 0}
     assert splits["test"] is None
     assert not set(splits["train"].paths) & set(splits["validation"].paths)
@@ -255,7 +259,7 @@ def test_image_folder_validation_split_and_errors(tmp_path):
     with pytest.raises(ValueError, match="source=None.*test_path"):
         data.make_pipeline(splits["test"], info, batch_size=2, training=False, seed=0, image_size=8)
     with pytest.raises(data.DataNotFoundError, match="does not exist"):
-        data.load_splits({"name": "folder", "path": str(tmp_path / "nowhere")}, seed=0)
+        data.load_splits({"name": "folder", "path": str(tmp_path / "nowhere")})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -266,7 +270,7 @@ def test_missing_data_fails_fast_naming_every_place(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", str(tmp_path / "no-debian"))
     start = time.monotonic()
     with pytest.raises(data.DataNotFoundError) as caught:
-        data.load_splits({"name": "fashion_mnist", "data_dir": str(tmp_path)}, seed=0)
+        data.load_splits({"name": "fashion_mnist", "data_dir": str(tmp_path)})
     assert time.monotonic() - start < 10
     message = str(caught.value)
     for place in (str(tmp_path), str(tmp_path / "fashion-mnist"), str(tmp_path / "no-debian"),
@@ -278,20 +282,20 @@ def test_missing_data_fails_fast_naming_every_place(tmp_path, monkeypatch):
 
     start = time.monotonic()
     with pytest.raises(data.DataNotFoundError, match="cifar-10-batches-py"):
-        data.load_splits({"name": "cifar10", "data_dir": str(tmp_path)}, seed=0)
+        data.load_splits({"name": "cifar10", "data_dir": str(tmp_path)})
     assert time.monotonic() - start < 10
 
 
 def test_imagenet_message_names_the_manual_download(tmp_path):
     with pytest.raises(data.DataNotFoundError, match="ILSVRC2012_img_train.tar.*downloads/manual"):
-        data.load_splits({"name": "imagenet2012", "data_dir": str(tmp_path), "download": True}, seed=0)
+        data.load_splits({"name": "imagenet2012", "data_dir": str(tmp_path), "download": True})
 
 
 def test_download_without_network_fails_fast(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "DOWNLOAD_HOSTS", {**data.DOWNLOAD_HOSTS, "cifar10": ("127.0.0.1", 9)})
     start = time.monotonic()
     with pytest.raises(data.DataNotFoundError, match=r"127\.0\.0\.1:9.*unreachable") as caught:
-        data.load_splits({"name": "cifar10", "data_dir": str(tmp_path), "download": True}, seed=0)
+        data.load_splits({"name": "cifar10", "data_dir": str(tmp_path), "download": True})
     assert time.monotonic() - start < 10
     assert "cifar-10-batches-py" in str(caught.value)  # still says where to put the data
 
@@ -300,7 +304,7 @@ def test_unprepared_tfds_copy_is_reported(tmp_path):
     """A tfds directory that is not prepared is reported, not downloaded into."""
     (tmp_path / "cifar10" / "3.0.2").mkdir(parents=True)
     with pytest.raises(data.DataNotFoundError, match="not prepared"):
-        data.load_splits({"name": "cifar10", "data_dir": str(tmp_path)}, seed=0)
+        data.load_splits({"name": "cifar10", "data_dir": str(tmp_path)})
 
 
 def test_prepared_tfds_sets_load_without_network(tmp_path, monkeypatch):
@@ -335,14 +339,14 @@ def test_prepared_tfds_sets_load_without_network(tmp_path, monkeypatch):
     for name in ("mnist", "imagenette/160px-v2"):
         tfds.builder(name, data_dir=str(tfds_dir)).download_and_prepare()
 
-    splits, info = data.load_splits({"name": "mnist", "data_dir": str(tfds_dir)}, seed=0)
+    splits, info = data.load_splits({"name": "mnist", "data_dir": str(tfds_dir)})
     assert info.source.startswith("tfds:mnist/") and info.num_examples["train"] == 12
     # tfds stores examples in its own order; compare as sets of (image, label).
     key = lambda images, labels: sorted(zip(images.reshape(len(images), -1).sum(1).tolist(), labels))
     assert key(*splits["train"]) == key(written["train"][0].astype(np.int64), written["train"][1])
 
     splits, info = data.load_splits({"name": "imagenette/160px-v2", "data_dir": str(tfds_dir),
-                                     "validation_split": 0.25}, seed=0)
+                                     "validation_split": 0.25})
     assert info.num_classes == 10 and info.class_names[:2] == wnids and info.image_shape == (None, None, 3)
     assert info.num_examples == {"train": 6, "validation": 2, "test": 4}
     train = data.make_pipeline(splits["train"], info, batch_size=3, training=True, seed=0, image_size=32,
@@ -360,14 +364,17 @@ def test_prepared_tfds_sets_load_without_network(tmp_path, monkeypatch):
 @pytest.mark.parametrize("config, match", [
     ({"name": "cifar10", "batch": 3}, r"Unknown data_config key\(s\) \['batch'\]. Allowed keys"),
     ({"name": "imagenet"}, "Unknown dataset name 'imagenet'"),
-    ({"name": "cifar10", "validation_split": 5000}, "fraction in"),
+    ({"name": "cifar10", "validation_split": 1.5}, "count >= 1 .* or a fraction in"),
+    ({"name": "cifar10", "validation_split": -3}, "count >= 1 .* or a fraction in"),
+    ({"name": "cifar10", "validation_seed": -1}, "validation_seed"),
+    ({"name": "synthetic", "validation_split": 512}, "leaves an empty split of the 512"),
     ({"name": "cifar10", "download": "yes"}, "True or False"),
     ({"name": "cifar10", "path": "/x"}, "only used with name='folder'"),
     ({"name": "synthetic", "synthetic": {"size": 3}}, "Unknown data_config\\['synthetic'\\] key"),
 ])
 def test_bad_data_config(config, match):
     with pytest.raises((TypeError, ValueError), match=match):
-        data.load_splits(config, seed=0)
+        data.load_splits(config)
 
 
 @pytest.mark.parametrize("augment, match", [

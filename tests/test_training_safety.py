@@ -17,7 +17,7 @@ from training.config import SCHEMA, ConfigError, Rule, apply_overrides, apply_sm
 from training.train import TrainingError, train_and_evaluate
 
 TINY = ["model.kwargs.stage_depths=(1, 1, 1)", "model.kwargs.stage_widths=(4, 8, 8)", "model.kwargs.stem_width=4",
-        "data.name='synthetic'",
+        "data.name='synthetic'", "data.validation_split=None",
         "data.synthetic={'num_examples': {'train': 64, 'test': 16}, 'image_shape': (12, 12, 1), 'num_classes': 3}",
         "wandb.mode='disabled'", "epochs=1", "steps_per_epoch=2", "batch_size=16"]
 
@@ -274,11 +274,23 @@ def test_an_empty_class_folder_is_an_error_unless_kept(tmp_path):
             tf.io.write_file(str(root / cls / f"{i}.png"), tf.io.encode_png(image))
     (root / "empty" / "notes.txt").write_text("not an image")  # unreadable: the class is still empty
     with pytest.raises(ValueError, match=r"1 of the 3 class folders .* \['empty'\].*keep_empty_classes"):
-        data.load_splits({"name": "folder", "path": str(root)}, seed=0)
-    _, info = data.load_splits({"name": "folder", "path": str(root), "keep_empty_classes": True}, seed=0)
+        data.load_splits({"name": "folder", "path": str(root)})
+    _, info = data.load_splits({"name": "folder", "path": str(root), "keep_empty_classes": True})
     assert info.class_names == ["cat", "dog", "empty"] and info.num_examples["train"] == 4
 
 
 def test_config_errors_are_also_training_errors():
     """API users who catch TrainingError keep catching every refusal; the CLI tells them apart by ValueError."""
     assert issubclass(ConfigError, TrainingError) and issubclass(ConfigError, ValueError)
+
+
+def test_in_memory_images_and_labels_must_match():
+    from training import data
+
+    splits, info = data.load_splits({"name": "synthetic", "synthetic": {"num_examples": 16,
+                                                                        "image_shape": (8, 8, 1)}})
+    images, labels = splits["train"]
+    with pytest.raises(ValueError, match="one label per image. Received 16 images and labels of shape \\(15,\\)"):
+        data.make_pipeline((images, labels[:-1]), info, batch_size=4, training=False, seed=0)
+    with pytest.raises(ValueError, match=r"class indices in \[0, 10\)"):
+        data.make_pipeline((images, labels + 10), info, batch_size=4, training=False, seed=0)

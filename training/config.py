@@ -122,9 +122,13 @@ def set_value(config: Config, dotted_key: str, value, *, allow_new=False):
             raise ValueError(f"Unknown config key {path!r}.{hint} Keys there: {sorted(node)}")
         if last:
             old = node.get(key)
-            if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+            rule = SCHEMA.get(dotted_key)
+            number = rule is not None and rule.kind is float
+            if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool) and not number:
                 value = float(value)
-            if not _compatible(old, value):
+            if number and isinstance(old, (int, float)) and isinstance(value, (int, float)):
+                pass  # a number key (e.g. data.validation_split: a count or a fraction) takes either
+            elif not _compatible(old, value):
                 raise ValueError(
                     f"Config key {path!r} is a {type(old).__name__} ({old!r}); received {value!r} "
                     f"({type(value).__name__})."
@@ -252,7 +256,9 @@ SCHEMA = {
     "data.name": _TEXT,
     "data.data_dir": Rule(str, optional=True),
     "data.download": _FLAG,
-    "data.validation_split": _number(0, 1, high_open=True, optional=True),
+    # A count of held-out training examples (int >= 1) or a fraction in (0, 1); training.data checks which.
+    "data.validation_split": _number(0, optional=True),
+    "data.validation_seed": _int(0),
     "data.image_size": _int(1, optional=True),
     "data.eval_image_size": _int(1, optional=True),
     "data.crop_fraction": _number(0, 1, low_open=True, optional=True),
@@ -285,13 +291,17 @@ SCHEMA = {
     "steps_per_execution": _int(1),
     "seed": _int(0, 2**32 - 1),
     "deterministic": _FLAG,
-    "eval_test_each_epoch": _FLAG,
     "eval_flip_tta": _FLAG,
     "backup_every_steps": _int(1),
     "wandb.mode": Rule(str, choices=("auto", "online", "offline", "disabled")),
     "wandb.project": Rule(str, optional=True),
     "wandb.entity": Rule(str, optional=True),
     "wandb.tags": Rule(list, items=_TEXT),
+}
+# Keys that recipes written for earlier versions may still set, and why they went.
+REMOVED_KEYS = {
+    "eval_test_each_epoch": "the per-epoch curves now come from the validation split (data.validation_split) and "
+                            "the test split is evaluated once, at the end; remove the key.",
 }
 # Sections whose contents other code checks (see above).
 FREE_SECTIONS = ("model.kwargs", "augment", "data.synthetic", "smoke")
@@ -357,6 +367,8 @@ def check_config(config):
         if key in FREE_SECTIONS:
             continue
         rule = SCHEMA.get(key)
+        if key in REMOVED_KEYS:
+            raise ConfigError(f"Config key {key!r} was removed: {REMOVED_KEYS[key]} Received: {key}={value!r}")
         if rule is None:
             if isinstance(value, (int, float)) or value is None:
                 raise ConfigError(f"Config key {key!r} has no declared range (training.config.SCHEMA), so its "

@@ -3,7 +3,7 @@
 Two calls make a run's data:
 
 ```python
-splits, info = load_splits({"name": "cifar10", "validation_split": 0.1}, seed=0)
+splits, info = load_splits({"name": "cifar10", "validation_split": 0.1})
 train_ds = make_pipeline(splits["train"], info, batch_size=128, training=True, seed=0,
                          augment={"random_crop": 4, "horizontal_flip": True})
 test_ds = make_pipeline(splits["test"], info, batch_size=256, training=False, seed=0)
@@ -21,11 +21,13 @@ A plain dict (or `training.config.Config`); unknown keys raise `ValueError`.
   to tfds as they are), `folder` (an image folder, see `path`) or `synthetic` (random learnable data for tests).
 - `data_dir` (str, optional): looked in first, for every local format below.
 - `download` (bool, default False): only when True may anything be fetched from the network.
-- `validation_split` (float in (0, 1), or None / 0 for none): the fraction of the training set held out as the
-  validation split, e.g. 0.1 for He et al.'s 45k/5k CIFAR split. In-memory sets are split stratified by class
-  (every class gives the same fraction, the total is `round(fraction * n)`), chosen by `seed`; image folders
-  and large tfds sets hold out the last `round(fraction * n)` examples of their (shuffled once, by `seed`, for
-  folders; as stored, for tfds) order.
+- `validation_split` (int >= 1, float in (0, 1), or None / 0 for none): how much of the training set is held
+  out as the validation split: a count (the shipped Fashion-MNIST and CIFAR recipes hold out 5000, He et al.'s
+  45k/5k CIFAR split) or a fraction (`round(fraction * n)` examples). In-memory sets are split stratified by
+  class (every class gives the same share; largest remainders get the rounding); image folders hold out a
+  random subset, and large tfds sets the last examples of their stored order (shuffled once when prepared).
+- `validation_seed` (int >= 0, default 0): chooses the held-out examples. It is not the run's seed, so every
+  seed of a recipe trains and selects on the same split.
 - `synthetic` (dict, for `name="synthetic"`): `num_examples` (int: the train size, test gets a quarter; or a
   dict `{"train": n, "test": n}`; default 512 / 128), `image_shape` (default (32, 32, 3)), `num_classes`
   (default 10), `seed` (default 0; the data does not change with the run's seed).
@@ -122,8 +124,9 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 DATASET_NAMES = ("fashion_mnist", "mnist", "cifar10", "cifar100", "imagenette", "imagenet2012", "folder",
                  "synthetic")
-DATA_CONFIG_KEYS = ("name", "data_dir", "download", "validation_split", "synthetic", "path", "test_path",
-                    "validate_images", "crop_fraction", "image_size", "eval_image_size", "keep_empty_classes")
+DATA_CONFIG_KEYS = ("name", "data_dir", "download", "validation_split", "validation_seed", "synthetic", "path",
+                    "test_path", "validate_images", "crop_fraction", "image_size", "eval_image_size",
+                    "keep_empty_classes")
 AUGMENT_KEYS = ("random_crop", "horizontal_flip", "random_resized_crop", "randaugment", "mixup_alpha",
                 "cutmix_alpha", "repeated_augmentation", "random_erasing")
 RANDAUGMENT_KEYS = ("magnitude", "num_ops", "magnitude_std", "implementation")
@@ -246,12 +249,25 @@ def _check_keys(mapping, allowed, what):
 def _check_validation_split(value):
     if value is None or value == 0:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    if isinstance(value, bool) or not isinstance(value, float) or not 0 < value < 1:
         raise ValueError(
-            "data_config['validation_split'] must be a fraction in (0, 1) of the training set (e.g. 0.1), or "
-            f"None / 0 for no validation split. Received: {value!r}"
+            "data_config['validation_split'] must be a count >= 1 (e.g. 5000) or a fraction in (0, 1) of the "
+            f"training set (e.g. 0.1), or None / 0 for no validation split. Received: {value!r}"
         )
-    return float(value)
+    return value
+
+
+def _held_out(validation_split, n):
+    """How many of `n` training examples `validation_split` (a count or a fraction) holds out."""
+    held = validation_split if isinstance(validation_split, int) else round(validation_split * n)
+    if not 0 < held < n:
+        raise ValueError(
+            f"validation_split={validation_split} leaves an empty split of the {n} training examples; hold out at "
+            "least one example and keep at least one."
+        )
+    return held
 
 
 def _check_crop_fraction(value):
@@ -264,12 +280,11 @@ def _check_crop_fraction(value):
 # Loading
 
 
-def load_splits(data_config: dict, *, seed: int) -> tuple[dict, DatasetInfo]:
+def load_splits(data_config: dict) -> tuple[dict, DatasetInfo]:
     """Finds a dataset (local data first) and returns its splits.
 
     Args:
         data_config: dict, the data config (keys in this module's docstring).
-        seed: int, chooses the validation split (and the order a folder's held-out examples are chosen in).
 
     Returns:
         `({"train": src, "validation": src or None, "test": src or None}, info)`: each `src` is what
@@ -283,7 +298,7 @@ def load_splits(data_config: dict, *, seed: int) -> tuple[dict, DatasetInfo]:
     Example:
 
     ```python
-    splits, info = load_splits({"name": "fashion_mnist", "validation_split": 0.1}, seed=0)
+    splits, info = load_splits({"name": "fashion_mnist", "validation_split": 0.1})
     info.num_examples  # {"train": 54000, "validation": 6000, "test": 10000}
     ```
     """
@@ -295,6 +310,9 @@ def load_splits(data_config: dict, *, seed: int) -> tuple[dict, DatasetInfo]:
     if base not in DATASET_NAMES:
         raise ValueError(f"Unknown dataset name {name!r}. Allowed: {list(DATASET_NAMES)}.")
     validation_split = _check_validation_split(data_config.get("validation_split"))
+    seed = data_config.get("validation_seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"data_config['validation_seed'] must be an integer >= 0. Received: {seed!r}")
     crop_fraction = _check_crop_fraction(data_config.get("crop_fraction") or DEFAULT_CROP_FRACTION)
     download = data_config.get("download", False)
     if not isinstance(download, bool):
@@ -337,25 +355,21 @@ def _num_examples(src):
     return len(src[1])
 
 
-def _stratified_split(images, labels, fraction, seed):
-    """Holds out `round(fraction * n)` examples, the same fraction of every class (largest remainders get the
-    rounding), chosen by `seed`; both parts keep the original order."""
+def _stratified_split(images, labels, validation_split, seed):
+    """Holds out `validation_split` (a count or a fraction) of the examples, the same share of every class
+    (largest remainders get the rounding), chosen by `seed`; both parts keep the original order."""
     rng = np.random.default_rng(seed)
+    held = _held_out(validation_split, len(labels))
     classes, counts = np.unique(labels, return_counts=True)
-    exact = counts * fraction
+    exact = counts * held / len(labels)
     quota = np.floor(exact).astype(int)
-    remainder = round(fraction * len(labels)) - int(quota.sum())
+    remainder = held - int(quota.sum())
     if remainder > 0:
         quota[np.argsort(-(exact - quota), kind="stable")[:remainder]] += 1
     held_out = np.zeros(len(labels), bool)
     for cls, k in zip(classes, quota):
         members = np.flatnonzero(labels == cls)
         held_out[rng.permutation(members)[:k]] = True
-    if held_out.all() or not held_out.any():
-        raise ValueError(
-            f"validation_split={fraction} leaves an empty split of the {len(labels)} training examples; "
-            "use a fraction that holds out at least one example and keeps at least one."
-        )
     return (images[~held_out], labels[~held_out]), (images[held_out], labels[held_out])
 
 
@@ -686,10 +700,7 @@ def _from_tfds(builder, tfds_dir, base, known, validation_split):
     if validation_split:
         # The last examples in tfds's stored order (shuffled once when the set was prepared), not stratified.
         n = info.splits["train"].num_examples
-        n_train = n - round(validation_split * n)
-        if n_train in (0, n):
-            raise ValueError(f"validation_split={validation_split} leaves an empty split of the {n} training "
-                             "examples; use a fraction that holds out at least one example and keeps at least one.")
+        n_train = n - _held_out(validation_split, n)
         splits["train"], splits["validation"] = encoded(f"train[:{n_train}]"), encoded(f"train[{n_train}:]")
     return splits, _info(base, source, known, shape, class_names)
 
@@ -838,10 +849,7 @@ def _load_folder(config, *, seed, validation_split):
         # A seeded permutation, so that the held-out images are spread over the classes (the listing is sorted
         # by class); both parts stay sorted, as every split's file order is.
         order = np.random.default_rng(seed).permutation(len(paths))
-        n_val = round(validation_split * len(paths))
-        if n_val == 0 or n_val == len(paths):
-            raise ValueError(f"validation_split={validation_split} leaves an empty split of the {len(paths)} "
-                             "images; use a fraction that holds out at least one image and keeps at least one.")
+        n_val = _held_out(validation_split, len(paths))
         held = np.zeros(len(paths), bool)
         held[order[len(paths) - n_val:]] = True
         splits["validation"] = source([p for p, h in zip(paths, held) if h], labels[held])
@@ -1058,6 +1066,13 @@ def make_pipeline(source, info: DatasetInfo, *, batch_size: int, training: bool,
         if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4:
             raise ValueError("An in-memory source must be (uint8 images (N, H, W, C), int labels (N,)). Received "
                              f"images of {getattr(images, 'dtype', type(images))} {getattr(images, 'shape', '')}.")
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise ValueError(f"An in-memory source needs one label per image. Received {len(images)} images and "
+                             f"labels of shape {labels.shape}.")
+        if len(labels) and (labels.min() < 0 or labels.max() >= info.num_classes):
+            raise ValueError(f"Labels must be class indices in [0, {info.num_classes}). Received labels from "
+                             f"{labels.min()} to {labels.max()}.")
         batched = training and _batchable(aug)
         elements = _array_elements(images, np.asarray(labels), aug, training=training, seed=seed,
                                    image_size=image_size, channels=channels, repeat=repeat,

@@ -270,7 +270,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     keras.config.set_dtype_policy(precision)
     log(f"precision: {precision} ({why})")
 
-    splits, info = data_lib.load_splits(config.data, seed=config.seed)
+    splits, info = data_lib.load_splits(config.data)
     log(f"data: {info.name} from {info.source}: {info.num_examples} ({info.num_classes} classes"
         + (f", {info.skipped} unreadable images skipped" if info.skipped else "") + ")")
     steps_per_epoch = config.steps_per_epoch or info.num_examples["train"] // config.batch_size
@@ -341,9 +341,9 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
                       tags=config.wandb.tags) if replicas["is_chief"] else Tracker("disabled", workdir=workdir,
                       project=None, entity=None, name=None, run_id=None, config=None, tags=())
     monitor = "val_accuracy" if val_ds is not None else "accuracy"
-    # eval_test_each_epoch: with no validation split, evaluate the test split after every epoch so the history
-    # has a test-accuracy curve (time-to-accuracy); Keras logs it as val_*, and it never picks a checkpoint.
-    epoch_eval_ds = val_ds if val_ds is not None else (test_ds if config.get("eval_test_each_epoch") else None)
+    # The per-epoch curves (val_* in history.csv and W&B) and the best checkpoint come from the validation split
+    # only; the test split is evaluated once, after training.
+    epoch_eval_ds = val_ds
     best_path = os.path.join(workdir, "best.keras")
     callbacks = [
         # First, so that the epoch's wall time and every later callback (CSV, W&B) include it.
@@ -364,16 +364,18 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     epoch, step_in_epoch = divmod(done, steps_per_epoch)
     fit_start = time.time()
     exit_code = 1
+    last_logs = None
     try:
         if step_in_epoch:
             # Finish the interrupted epoch from exactly where the backup left the data stream.
-            model.fit(train_stream(done), initial_epoch=epoch, epochs=epoch + 1,
+            last_logs = model.fit(train_stream(done), initial_epoch=epoch, epochs=epoch + 1,
                       steps_per_epoch=steps_per_epoch - step_in_epoch, validation_data=epoch_eval_ds,
                       callbacks=callbacks, verbose=2, shuffle=False)
             epoch += 1
         if epoch < config.epochs:
-            model.fit(train_stream(epoch * steps_per_epoch), initial_epoch=epoch, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-                      validation_data=epoch_eval_ds, callbacks=callbacks, verbose=2, shuffle=False)
+            last_logs = model.fit(train_stream(epoch * steps_per_epoch), initial_epoch=epoch, epochs=config.epochs,
+                                  steps_per_epoch=steps_per_epoch, validation_data=epoch_eval_ds, callbacks=callbacks,
+                                  verbose=2, shuffle=False)
         exit_code = 0
     except RuntimeError as err:
         step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
@@ -418,7 +420,13 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
     }
     if replicas["is_chief"]:
         export_dir = _export(export_model, config.export_dir, run_name, metadata, explicit_name, log)
+    # The last epoch's validation figures (the model that is exported), from the per-epoch evaluation.
+    last = {k: v[-1] for k, v in last_logs.history.items() if v} if last_logs is not None else {}
     summary = {
+        **({"validation_accuracy": float(last["val_accuracy"]), "validation_loss": float(last["val_loss"])}
+           if "val_accuracy" in last else {}),
+        **({"validation_accuracy_flip_tta": float(last["val_flip_tta_accuracy"])}
+           if "val_flip_tta_accuracy" in last else {}),
         "evaluated_on": eval_split,
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
