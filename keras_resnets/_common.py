@@ -302,7 +302,24 @@ def build_classifier(
     if weights == "imagenet":
         model.load_weights(imagenet_weights_path(imagenet_weights, include_top))
     elif weights is not None:
-        model.load_weights(os.fspath(weights))
+        load_weights_file(model, weights)
     if features_only:
         return keras.Model(inputs, dict(body.features), name=name)
     return model
+
+
+def load_weights_file(model, weights):
+    """`model.load_weights(weights)`, every failure one `ValueError` naming the file and the reason.
+
+    Keras raises OSError (not HDF5), BadZipFile (not a `.keras` archive) or a multi-line ValueError (another
+    architecture) without the path."""
+    path = os.fspath(weights)
+    try:
+        model.load_weights(path)
+    except Exception as err:  # several types, see above
+        reason = " ".join(f"{type(err).__name__}: {err}".split())
+        raise ValueError(
+            f"Could not load `weights` file {path!r} into {model.name!r}: expected a .weights.h5 / .keras / .h5 file "
+            f"saved from a model with this architecture (same variant, input channels and classes). "
+            f"{reason[:400]}{'...' if len(reason) > 400 else ''}"
+        ) from err

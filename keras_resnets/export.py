@@ -11,6 +11,17 @@ python -m keras_resnets.export saved_models/fashion_mnist_resnet20/model.keras /
     --verify-labels t10k-labels-idx1-ubyte.gz --num-verify 1000
 ```
 
+What the command line checks, before any model is built or loaded: every number against its range (argparse
+`type=`: counts >= 1, `--input-shape` three positive integers), the output directory (new, with a parent that
+exists or can be created and takes new files; or, with `--overwrite`, an unchanged earlier export), the input
+files (present; a corrupt `.npy`, IDX file or image is an error naming it), `--verify-labels` as long as
+`--verify-data`; once the model is loaded, `--class-names` (one distinct, non-empty name per output class) and
+the labels (class indices of the model). Exit codes: 0 the export is written and verified; 1 the export failed
+(a missed verification target, a model with NaN or infinite weights); 2 a usage error (a bad argument value, a
+missing, corrupt or wrong-format input, images and labels of different lengths, an output directory that
+cannot be written or exists without `--overwrite`); argparse's own errors exit 2 too. Errors are printed as
+`error: ...` on stderr (a usage error in one line), never a traceback.
+
 Choices, and why:
 - Every exported model takes raw pixels ([0, 255], float32 or, for full-integer LiteRT with
   `int8_io="uint8"`, uint8): the variant's `ImagePreprocessing` layer is in the graph, added around a model
@@ -22,7 +33,9 @@ Choices, and why:
   default CPU delegate), never `tf.lite.Interpreter`.
 - ONNX goes through Keras' own exporter (`model.export(format="onnx")`, tf2onnx underneath).
 - Writing is atomic: everything goes into a temporary sibling directory renamed into place at the end; a
-  failed export (including a missed verification target) leaves no directory behind.
+  failed export (including a missed verification target) leaves no directory behind. Nothing that an export
+  did not write is deleted or replaced: `overwrite` replaces only an unchanged earlier export (its
+  metadata.json lists every file with its SHA-256), and a model with NaN or infinite weights is refused.
 """
 
 import argparse
@@ -30,6 +43,7 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 import platform
 import shutil
 import sys
@@ -106,24 +120,104 @@ def _export_versions() -> dict:
 
 @contextlib.contextmanager
 def _atomic_dir(out_dir, overwrite):
-    """Yields a temporary sibling of `out_dir` that replaces it only when the block completes."""
+    """Yields a temporary sibling of `out_dir` that becomes `out_dir` only when the block completes.
+
+    Nothing that this process did not write is ever deleted or replaced: an existing `out_dir` is an error,
+    and with `overwrite` only an unchanged earlier export (`check_replaceable`) is replaced. The old export is
+    moved into a temporary folder of this process and deleted from there once the new one is in place."""
     out_dir = os.path.abspath(os.fspath(out_dir))
-    if os.path.exists(out_dir) and not overwrite:
-        raise FileExistsError(f"Export directory exists: {out_dir}. Pass overwrite=True or choose another.")
+    _check_existing(out_dir, overwrite)
     parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
+    except OSError as err:
+        raise ExportError(f"Cannot write the export directory {out_dir}: {err.strerror or err} "
+                          f"({parent!r} must be a writable folder).") from err
     try:
         yield tmp
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; the result is an ordinary directory
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
+        _move_into_place(tmp, out_dir, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # our own temporary directory
+        raise
+
+
+def _move_into_place(tmp, out_dir, overwrite):
+    if not os.path.lexists(out_dir):
+        # rename() would replace an empty directory created since the check above, never a non-empty one.
+        os.rename(tmp, out_dir)
+        return
+    if not overwrite:
+        raise FileExistsError(f"Export directory appeared while exporting: {out_dir}. Nothing was replaced.")
+    check_replaceable(out_dir)  # again: it may have changed while this export ran
+    previous = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=os.path.dirname(out_dir))
+    moved = os.path.join(previous, "export")
+    os.rename(out_dir, moved)
+    try:
         os.rename(tmp, out_dir)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        os.rename(moved, out_dir)
+        os.rmdir(previous)
         raise
+    shutil.rmtree(previous)  # the earlier export, checked to be ours and unchanged
+
+
+def check_replaceable(out_dir):
+    """Raises unless `out_dir` is an export written by this module (`export_keras` / `export_model`) and left
+    unchanged since: a real directory whose metadata.json lists every file in it with its size and SHA-256.
+
+    `overwrite=True` replaces only such a directory, so a mistyped path can never delete a user's folder."""
+    out_dir = os.fspath(out_dir)
+
+    def refuse(reason):
+        raise FileExistsError(f"Refusing to replace {out_dir}: {reason}. Only an unchanged export written by "
+                              "keras_resnets is replaced; choose another directory or remove this one yourself.")
+
+    if os.path.islink(out_dir) or not os.path.isdir(out_dir):
+        refuse("it is a symbolic link" if os.path.islink(out_dir) else "it is not a directory")
+    try:
+        with open(os.path.join(out_dir, "metadata.json")) as f:
+            listed = json.load(f).get("files")
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    if not isinstance(listed, dict):
+        refuse("it has no metadata.json listing its files (it is not an export)")
+    found = {}
+    for dirpath, dirnames, names in os.walk(out_dir):
+        for name in dirnames + names:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                refuse(f"it holds a symbolic link ({os.path.relpath(path, out_dir)})")
+        for name in names:
+            path = os.path.join(dirpath, name)
+            found[os.path.relpath(path, out_dir).replace(os.sep, "/")] = path
+    found.pop("metadata.json", None)
+    extra, missing = sorted(set(found) - set(listed)), sorted(set(listed) - set(found))
+    if extra or missing:
+        refuse(f"its files differ from its metadata.json (not listed: {extra[:5]}, missing: {missing[:5]})")
+    for rel, path in found.items():
+        entry = listed[rel] if isinstance(listed[rel], dict) else {}
+        if os.path.getsize(path) != entry.get("bytes") or sha256(path) != entry.get("sha256"):
+            refuse(f"{rel} changed since it was exported")
+
+
+def non_finite_weights(model) -> list:
+    """The paths of `model`'s variables (weights, BatchNorm statistics) holding NaN or infinity."""
+    return [variable.path for variable in model.weights
+            if not np.all(np.isfinite(keras.ops.convert_to_numpy(variable)))]
+
+
+def check_finite_weights(model):
+    """Raises `ExportError` when any weight or BatchNorm statistic of `model` is NaN or infinite: such a
+    model outputs NaN (a diverged training run), and no export of it is written."""
+    bad = non_finite_weights(model)
+    if bad:
+        raise ExportError(f"The model {model.name!r} has non-finite values (NaN or infinity) in {len(bad)} of its "
+                          f"{len(model.weights)} variables, e.g. {bad[:3]}; it would output NaN, so it is not "
+                          "exported. Its training diverged: lower the learning rate and retrain.")
 
 
 def _file_entries(root) -> dict:
@@ -155,12 +249,18 @@ def export_keras(model, out_dir, metadata: dict, *, overwrite: bool = False) -> 
         model: keras.Model.
         out_dir: str or path, e.g. "saved_models/fashion_mnist_resnet20".
         metadata: dict, merged into the written metadata (model name, preprocessing, class names, ...).
-        overwrite: bool, replace an existing `out_dir`; otherwise an existing one is an error.
+        overwrite: bool, replace an existing `out_dir` when it is an unchanged earlier export
+            (`check_replaceable`); otherwise an existing one is an error.
 
     Returns:
         The output directory.
+
+    Raises:
+        FileExistsError: `out_dir` exists (and is not a replaceable export with `overwrite`).
+        ExportError: the model has non-finite weights, or `out_dir` cannot be written.
     """
     out_dir = os.path.abspath(os.fspath(out_dir))
+    check_finite_weights(model)
     with _atomic_dir(out_dir, overwrite) as tmp:
         model_path = os.path.join(tmp, "model.keras")
         model.save(model_path)
@@ -204,7 +304,63 @@ def _read_idx(path):
     return array
 
 
+def _load_npy(path, mmap=False):
+    """The numeric array in a `.npy` file; a corrupt, pickled or non-numeric file is a ValueError naming it."""
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as err:
+        raise ValueError(f"{path!r} is not a readable .npy array ({type(err).__name__}: {err}). Replace it with "
+                         "an intact file written by numpy.save.") from err
+    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
+        found = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
+        raise ValueError(f"{path!r} must hold one numeric array. Received: {found}")
+    return array
+
+
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def _image_files(folder):
+    try:
+        names = os.listdir(folder)
+    except OSError as err:
+        raise ValueError(f"Cannot list the image folder {folder!r}: {err.strerror or err}") from err
+    return sorted(n for n in names if n.lower().endswith(_IMAGE_SUFFIXES))
+
+
+def _read_image(path, mode, size):
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert(mode).resize(size))
+    except (OSError, ValueError, Image.DecompressionBombError) as err:  # UnidentifiedImageError is an OSError
+        raise ValueError(f"Cannot read the image {path!r} ({type(err).__name__}: {err}); replace or remove "
+                         "it.") from err
+
+
+def _image_array(source, mmap=False):
+    """The array in a `.npy` or IDX image file (a folder is read by `load_images`)."""
+    if not os.path.isfile(source):
+        raise FileNotFoundError(f"Image data not found: {source!r}")
+    if source.endswith(".npy"):
+        return _load_npy(source, mmap)
+    if "ubyte" in os.path.basename(source):
+        return _read_idx(source)
+    raise ValueError(f"Image data must be a .npy file, an IDX file (*-ubyte[.gz]) or a folder of images. "
+                     f"Received: {source!r}")
+
+
+def count_images(source) -> int:
+    """How many images a `.npy` file, IDX file or image folder holds (without decoding a folder's images)."""
+    source = os.fspath(source)
+    if os.path.isdir(source):
+        return len(_image_files(source))
+    array = _image_array(source, mmap=True)
+    if array.ndim not in (3, 4):
+        raise ValueError(f"Images in {source!r} must be an array (N, H, W) or (N, H, W, C). Received shape "
+                         f"{array.shape}.")
+    return len(array)
 
 
 def load_images(source, input_shape, limit=None):
@@ -215,42 +371,62 @@ def load_images(source, input_shape, limit=None):
             folder of image files (resized to the model's input size).
         input_shape: tuple, the model's `(H, W, C)`.
         limit: int or None, keep the first `limit` images.
+
+    Raises:
+        FileNotFoundError: `source` does not exist.
+        ValueError: a corrupt or unreadable file (named), an unknown format, or images of another shape.
     """
     source = os.fspath(source)
     if os.path.isdir(source):
-        from PIL import Image
-
-        files = sorted(n for n in os.listdir(source) if n.lower().endswith(_IMAGE_SUFFIXES))[:limit]
+        files = _image_files(source)[:limit]
         if not files:
             raise ValueError(f"No image files ({', '.join(_IMAGE_SUFFIXES)}) in folder {source!r}.")
         height, width, channels = input_shape
         mode = {1: "L", 3: "RGB"}.get(channels)
         if mode is None:
             raise ValueError(f"Image folders need a 1- or 3-channel model. Received input_shape={input_shape}")
-        images = [np.asarray(Image.open(os.path.join(source, n)).convert(mode).resize((width, height)))
-                  for n in files]
-        array = np.stack(images)
-    elif not os.path.isfile(source):
-        raise FileNotFoundError(f"Image data not found: {source!r}")
-    elif source.endswith(".npy"):
-        array = np.load(source, allow_pickle=False)
-    elif "ubyte" in os.path.basename(source):
-        array = _read_idx(source)
+        array = np.stack([_read_image(os.path.join(source, n), mode, (width, height)) for n in files])
     else:
-        raise ValueError(f"Image data must be a .npy file, an IDX file or a folder. Received: {source!r}")
+        array = _image_array(source)
     if array.ndim == len(input_shape):  # (N, H, W) for one-channel models
         array = array[..., None]
     if tuple(array.shape[1:]) != tuple(input_shape):
         raise ValueError(f"Images in {source!r} have shape {array.shape[1:]}; the model takes {tuple(input_shape)}.")
+    if len(array) == 0:
+        raise ValueError(f"{source!r} holds no images.")
     return array[:limit].astype("float32")
 
 
 def load_labels(source, limit=None):
+    """Integer class indices `(N,)` from a `.npy` or IDX file; anything else is a ValueError naming the file."""
     source = os.fspath(source)
     if not os.path.isfile(source):
         raise FileNotFoundError(f"Labels not found: {source!r}")
-    labels = np.load(source, allow_pickle=False) if source.endswith(".npy") else _read_idx(source)
-    return np.asarray(labels).reshape(-1)[:limit].astype("int64")
+    labels = _load_npy(source) if source.endswith(".npy") else _read_idx(source)
+    if labels.ndim == 0 or any(d != 1 for d in labels.shape[1:]):
+        raise ValueError(f"Labels in {source!r} must be one class index per image, shape (N,). "
+                         f"Received shape {labels.shape}.")
+    labels = labels.reshape(-1)
+    if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.isfinite(labels) & (labels == np.round(labels))):
+        raise ValueError(f"Labels in {source!r} must be integer class indices. Received {labels.dtype} values "
+                         "that are not whole numbers.")
+    return labels[:limit].astype("int64")
+
+
+def check_labels(labels, classes, source):
+    """Raises unless every label is a class index in `[0, classes)`."""
+    outside = (labels < 0) | (labels >= classes)
+    if outside.any():
+        raise ValueError(f"Labels in {source!r} must be class indices in [0, {classes}) for the model's {classes} "
+                         f"classes. Received {int(outside.sum())} outside, e.g. {labels[outside][:3].tolist()}.")
+
+
+def check_same_length(images_source, labels_source):
+    """Raises unless the image source and the label file hold as many entries, naming both counts."""
+    images, labels = count_images(images_source), len(load_labels(labels_source))
+    if images != labels:
+        raise ValueError(f"Images and labels differ in length: {images_source!r} holds {images} images and "
+                         f"{labels_source!r} {labels} labels; they must describe the same images.")
 
 
 def random_images(input_shape, count, seed=0):
@@ -463,7 +639,8 @@ def export_model(model, out_dir, *, formats=tuple(FORMATS), metadata=None, class
 
     Args:
         model: keras.Model, a classifier with one image input.
-        out_dir: str or path, created atomically; an existing one is an error unless `overwrite`.
+        out_dir: str or path, created atomically; an existing one is an error unless `overwrite` and it is an
+            unchanged earlier export (`check_replaceable`): no other folder is ever replaced.
         formats: sequence of str, from `FORMATS` ("saved_model" is always written: LiteRT converts from it).
         metadata: dict or None, merged into metadata.json (model name, config, ...).
         class_names: list of str or None.
@@ -486,7 +663,9 @@ def export_model(model, out_dir, *, formats=tuple(FORMATS), metadata=None, class
         The metadata dict written to `out_dir/metadata.json`.
 
     Raises:
-        ExportError: a missed verification target (unless `warn_only`); nothing is written then.
+        ExportError: a missed verification target (unless `warn_only`), non-finite weights, or an unwritable
+            `out_dir`; nothing is written then.
+        FileExistsError: `out_dir` exists and is not an earlier export that `overwrite` may replace.
 
     Example:
     ```python
@@ -502,6 +681,7 @@ def export_model(model, out_dir, *, formats=tuple(FORMATS), metadata=None, class
         raise ValueError(f"`int8_io` must be one of {INT8_IO_TYPES}. Received: int8_io={int8_io!r}")
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError("Only single-input, single-output classifiers can be exported.")
+    check_finite_weights(model)
 
     if preprocessing == "auto":
         if not _has_preprocessing(model):
@@ -613,64 +793,221 @@ def format_report(meta) -> str:
 # ----------------------------------------------------------------------------------------------------
 # The command line
 
+# Exit codes of both tools (`python -m keras_resnets.export` and `python -m keras_resnets.visualize`).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# What the command was given and cannot use (exit 2, like argparse's own errors): bad values, missing, corrupt
+# or wrong-format files, outputs that exist or cannot be written. Library functions raise these for bad input.
+USAGE_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+                PermissionError)
+EXIT_CODES = ("Exit codes: 0 the outputs are written and sound; 1 the work itself failed ({failed}); 2 a usage "
+              "error: a bad argument value, a missing, corrupt or wrong-format input file, images and labels of "
+              "different lengths, labels or class names that do not fit the model, an output path that cannot be "
+              "written or already exists ({exists}). Errors are printed as `error: ...` on stderr (a usage error in "
+              "one line), never a traceback; outputs are checked before any model is built or loaded, and a "
+              "usage error writes nothing.")
 
-def _shape(text):
-    return tuple(int(v) for v in text.split(","))
+
+def _int_at_least(minimum):
+    """An argparse `type`: an int >= `minimum`; anything else is a usage error (exit 2) naming the bound."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}. Received: {text!r}")
+        return value
+
+    return parse
+
+
+def _ints_at_least(minimum, count=None, example="1,2"):
+    """An argparse `type`: comma-separated ints, each >= `minimum` (exactly `count` of them when given)."""
+    check = _int_at_least(minimum)
+
+    def parse(text):
+        try:
+            values = tuple(check(part) for part in text.split(","))
+        except argparse.ArgumentTypeError:
+            values = None
+        if values is None or (count is not None and len(values) != count):
+            size = f"{count} " if count else ""
+            raise argparse.ArgumentTypeError(f"must be {size}comma-separated integers >= {minimum}, e.g. {example}. "
+                                             f"Received: {text!r}")
+        return values
+
+    return parse
+
+
+def _format_list(text):
+    formats = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(f"must be comma-separated formats from {','.join(FORMATS)}. "
+                                         f"Received: {text!r}")
+    return formats
+
+
+def check_writable_parent(path, what):
+    """Raises `ValueError` unless `path`'s folder exists, or can be created, and takes new files.
+
+    Missing parent folders are created later, when the output is written; here nothing is left behind (the
+    check creates and removes one temporary folder in the nearest existing ancestor)."""
+    path = os.path.abspath(os.fspath(path))
+    ancestor = os.path.dirname(path)
+    while not os.path.lexists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise ValueError(f"{what} cannot be written: {ancestor} is not a folder. Received: {path!r}")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".keras_resnets-check-", dir=ancestor))
+    except OSError as err:
+        raise ValueError(f"{what} cannot be written: {ancestor} does not take new files ({err.strerror or err}). "
+                         f"Received: {path!r}") from err
+
+
+def check_output_dir(out_dir, overwrite):
+    """The absolute `out_dir` of an export, checked before any work: new with a writable parent, or with
+    `overwrite` an unchanged earlier export (`check_replaceable`)."""
+    path = os.path.abspath(os.fspath(out_dir))
+    _check_existing(path, overwrite)
+    check_writable_parent(path, "The output directory")
+    return path
+
+
+def _check_existing(out_dir, overwrite):
+    """An existing `out_dir` is an error, unless `overwrite` and it is an unchanged earlier export."""
+    if os.path.lexists(out_dir):
+        if not overwrite:
+            raise FileExistsError(f"Export directory exists: {out_dir}. Pass overwrite=True (--overwrite) to "
+                                  "replace an earlier export, or choose another directory.")
+        check_replaceable(out_dir)
+
+
+def check_output_file(path, overwrite, what):
+    """Raises unless the file `path` can be written: not a folder or a symbolic link, absent unless
+    `overwrite`, in a folder that exists or can be created (`check_writable_parent`)."""
+    full = os.path.abspath(os.fspath(path))
+    if os.path.islink(full):
+        raise ValueError(f"{what} is a symbolic link; give the real path of the file to write. Received: {path!r}")
+    if os.path.isdir(full):
+        raise IsADirectoryError(f"{what} is an existing folder; give a file path. Received: {path!r}")
+    if os.path.exists(full) and not overwrite:
+        raise FileExistsError(f"{what} exists: {full}. Pass --overwrite to replace it, or choose another path.")
+    check_writable_parent(full, what)
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m keras_resnets.export",
-        description="Export a registered model or a .keras file to SavedModel, LiteRT and ONNX, verified.")
+        description="Export a registered model or a .keras file to SavedModel, LiteRT and ONNX, verified.",
+        epilog=EXIT_CODES.format(failed="a missed verification target, a model with NaN or infinite weights",
+                                 exists="without --overwrite, or with it a directory that is not an unchanged "
+                                        "earlier export"))
+    positive = _int_at_least(1)
     parser.add_argument("model", help="a registered model name (keras_resnets.list_models()) or a .keras file")
-    parser.add_argument("out_dir", help="the output directory (written atomically)")
+    parser.add_argument("out_dir", help="the output directory (written atomically; missing parents are created)")
     parser.add_argument("--weights", help="weights for a registered name (.weights.h5, .keras, 'imagenet')")
-    parser.add_argument("--input-shape", type=_shape, help="H,W,C for a registered name, e.g. 32,32,3")
-    parser.add_argument("--classes", type=int, help="number of classes for a registered name")
-    parser.add_argument("--formats", default=",".join(FORMATS),
+    parser.add_argument("--input-shape", type=_ints_at_least(1, 3, "32,32,3"),
+                        help="H,W,C for a registered name, e.g. 32,32,3")
+    parser.add_argument("--classes", type=positive, help="number of classes for a registered name")
+    parser.add_argument("--formats", type=_format_list, default=list(FORMATS),
                         help=f"comma-separated, from {','.join(FORMATS)} (default: all)")
     parser.add_argument("--preprocessing", default=None,
                         help="'none', or a mode (tf, caffe, torch) to add in front of a .keras model that "
                              "lacks it (default: keep the model's own; registered names include theirs)")
-    parser.add_argument("--class-names", help="a text file with one name a line, or a comma-separated list")
+    parser.add_argument("--class-names", help="a text file with one name a line, or a comma-separated list; "
+                                              "one name per output class")
     parser.add_argument("--calibration-data", help="full-int8 calibration images: .npy, IDX file or folder")
-    parser.add_argument("--num-calibration", type=int, default=100)
+    parser.add_argument("--num-calibration", type=positive, default=100)
     parser.add_argument("--verify-data", help="verification images: .npy, IDX file or folder (default random)")
-    parser.add_argument("--verify-labels", help="labels for --verify-data: .npy or IDX file")
-    parser.add_argument("--num-verify", type=int, default=100)
+    parser.add_argument("--verify-labels", help="labels for --verify-data (as many): .npy or IDX file")
+    parser.add_argument("--num-verify", type=positive, default=100)
     parser.add_argument("--int8-io", choices=INT8_IO_TYPES, default="float32",
                         help="input/output type of the full-int8 model")
-    parser.add_argument("--threads", type=_shape, default=(1, 2), help="benchmark thread counts (default 1,2)")
-    parser.add_argument("--benchmark-repeats", type=int, default=50)
+    parser.add_argument("--threads", type=_ints_at_least(1), default=(1, 2),
+                        help="benchmark thread counts (default 1,2)")
+    parser.add_argument("--benchmark-repeats", type=positive, default=50)
     parser.add_argument("--no-benchmark", action="store_true")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output directory that is an unchanged earlier export")
     parser.add_argument("--warn-only", action="store_true", help="report missed verification targets, still write")
     return parser
 
 
 def _class_names(text):
+    """`--class-names`: the lines of a text file, or a comma-separated list; no name may be empty or repeated."""
     if text is None:
         return None
     if os.path.isfile(text):
-        with open(text) as f:
-            return [line.strip() for line in f if line.strip()]
-    return [name.strip() for name in text.split(",")]
+        try:
+            with open(text) as f:
+                names, source = f.read().rstrip().splitlines(), f"the file {text!r}"
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"Cannot read the --class-names file {text!r}: {err}") from err
+    elif "," not in text and (os.sep in text or text.endswith(".txt")):
+        raise FileNotFoundError(f"--class-names file not found: {text!r}")
+    else:
+        names, source = text.split(","), "the list"
+    names = [name.strip() for name in names]
+    empty = [i for i, name in enumerate(names) if not name]
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if empty or repeated:
+        problem = f"empty at positions {empty}" if empty else f"repeated: {repeated}"
+        raise ValueError(f"--class-names must be distinct, non-empty names; in {source} some are {problem}. "
+                         f"Received: {text!r}")
+    return names
+
+
+def _read_sidecar(path):
+    try:
+        with open(path) as f:
+            known = json.load(f)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"Cannot read {path} (the metadata beside the model): {err}. Fix or remove it.") from err
+    if not isinstance(known, dict):
+        raise ValueError(f"{path} (the metadata beside the model) must hold a JSON object. Received: "
+                         f"{type(known).__name__}")
+    return known
+
+
+def _is_model_file(spec):
+    return spec.endswith(".keras") or os.path.sep in spec or os.path.exists(spec)
 
 
 def main(argv=None) -> int:
+    """The command line; raises on errors (`_cli` turns them into one line and an exit code)."""
     args = build_parser().parse_args(argv)
     import keras_resnets
 
-    metadata, class_names = {}, _class_names(args.class_names)
-    if args.model.endswith(".keras") or os.path.sep in args.model or os.path.exists(args.model):
+    out_dir = check_output_dir(args.out_dir, args.overwrite)  # before anything is built, loaded or written
+    class_names, names_source = _class_names(args.class_names), "--class-names"
+    from_file = _is_model_file(args.model)
+    if from_file:
+        given = [f"--{k.replace('_', '-')}" for k in ("weights", "input_shape", "classes") if getattr(args, k)]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to a registered model name; {args.model!r} is a model file "
+                             "with its own weights and shapes.")
+    if args.verify_labels is not None:
+        if args.verify_data is None:
+            raise ValueError("--verify-labels needs --verify-data (the images the labels belong to). Received: "
+                             f"--verify-labels {args.verify_labels!r}")
+        check_same_length(args.verify_data, args.verify_labels)
+    for flag, path in (("--calibration-data", args.calibration_data), ("--verify-data", args.verify_data)):
+        if path is not None and not os.path.exists(path):
+            raise FileNotFoundError(f"{flag} not found: {path!r}")
+
+    metadata = {}
+    if from_file:
         model = load_keras_model(args.model)
         sidecar = os.path.join(os.path.dirname(os.path.abspath(args.model)), "metadata.json")
         if os.path.isfile(sidecar):  # a model written by export_keras / training: keep its facts
-            with open(sidecar) as f:
-                known = json.load(f)
+            known = _read_sidecar(sidecar)
             metadata = {k: known[k] for k in ("model", "model_config", "recipe", "dataset", "test_accuracy")
                         if k in known}
-            class_names = class_names or known.get("class_names")
+            if class_names is None and known.get("class_names") is not None:
+                class_names, names_source = list(known["class_names"]), f"the class_names of {sidecar}"
         metadata["source"] = os.path.abspath(args.model)
         preprocessing = args.preprocessing or "auto"
     else:
@@ -686,29 +1023,46 @@ def main(argv=None) -> int:
                     "create_model_kwargs": kwargs}
         preprocessing = "none" if args.preprocessing == "none" else "auto"
 
+    classes = model.output_shape[-1] if len(model.outputs) == 1 else None
+    if class_names is not None and classes is not None and len(class_names) != classes:
+        raise ValueError(f"{names_source} gives {len(class_names)} names but the model has {classes} output "
+                         "classes; give one name per class, in class-index order.")
     input_shape = model.input_shape[1:]
     load = lambda path, n: None if path is None else load_images(path, input_shape, n)
+    verify_labels = None
+    if args.verify_labels is not None:
+        verify_labels = load_labels(args.verify_labels, args.num_verify)
+        if classes is not None:
+            check_labels(verify_labels, classes, args.verify_labels)
     meta = export_model(
-        model, args.out_dir, formats=[f.strip() for f in args.formats.split(",") if f.strip()],
-        metadata=metadata, class_names=class_names, preprocessing=preprocessing,
-        calibration_images=load(args.calibration_data, args.num_calibration), num_calibration=args.num_calibration,
-        verify_images=load(args.verify_data, args.num_verify),
-        verify_labels=None if args.verify_labels is None else load_labels(args.verify_labels, args.num_verify),
-        num_verify=args.num_verify, int8_io=args.int8_io, benchmark=not args.no_benchmark, threads=args.threads,
-        benchmark_repeats=args.benchmark_repeats, overwrite=args.overwrite, warn_only=args.warn_only)
+        model, out_dir, formats=args.formats, metadata=metadata, class_names=class_names,
+        preprocessing=preprocessing, calibration_images=load(args.calibration_data, args.num_calibration),
+        num_calibration=args.num_calibration, verify_images=load(args.verify_data, args.num_verify),
+        verify_labels=verify_labels, num_verify=args.num_verify, int8_io=args.int8_io,
+        benchmark=not args.no_benchmark, threads=args.threads, benchmark_repeats=args.benchmark_repeats,
+        overwrite=args.overwrite, warn_only=args.warn_only)
     print(format_report(meta))
     if meta["verification_misses"]:
         print("WARNING: missed targets:\n  " + "\n  ".join(meta["verification_misses"]), file=sys.stderr)
-    print(f"Wrote {os.path.abspath(args.out_dir)}")
-    return 0
+    print(f"Wrote {out_dir}")
+    return EXIT_OK
 
 
-def _cli() -> int:
+def run_cli(main_fn, argv=None, failures=()) -> int:
+    """Runs a tool's `main(argv)`: usage errors (`USAGE_ERRORS`) exit 2 and `failures` exit 1, each with a
+    one-line `error: ...` on stderr instead of a traceback."""
     try:
-        return main()
-    except (ExportError, FileExistsError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return main_fn(argv)
+    except failures as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except USAGE_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _cli(argv=None) -> int:
+    return run_cli(main, argv, failures=(ExportError,))
 
 
 if __name__ == "__main__":

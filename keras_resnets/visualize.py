@@ -23,16 +23,29 @@ Definitions:
   identity, or the down-sampling shortcut); a plain block is replaced by the identity where its input and
   output shapes match.
 
-Command line: `python -m keras_resnets.visualize --help`.
+Command line: `python -m keras_resnets.visualize TOOL MODEL --out PNG [--json JSON]` (`--help` lists the rest).
+Before any model is loaded it checks the outputs (a `.png` --out; neither output an existing folder or a
+symbolic link, nor an existing file unless `--overwrite`; missing parent folders are created, as for the
+export's directory, so the nearest existing one must take new files), every number against its range
+(`--count` >= 1, `--class-index` >= 0, `--classes` >= 1), the options' fit to the tool, the input files
+(present; a corrupt `.npy`, IDX file or image is an error naming it) and that labels are as many as the
+images; once the model is loaded, `--class-index` and the labels against its classes. Both files are written
+atomically (a unique temporary file beside each, renamed into place). Exit codes: 0 the figure (and the JSON)
+are written; 1 the work failed (e.g. matplotlib is missing); 2 a usage error (a bad argument value, a tool that
+does not apply to the model, a missing, corrupt or wrong-format input, images and labels of different lengths,
+an output that cannot be written or exists without `--overwrite`); argparse's own errors exit 2 too. Errors
+are one line on stderr (`error: ...`), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import sys
+import tempfile
 from dataclasses import dataclass
 
 import keras
@@ -529,14 +542,36 @@ def _figure(width, height):
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
+def _check_png(path):
+    if not os.fspath(path).lower().endswith(".png"):
+        raise ValueError(f"Figures are written as PNG; the path must end in .png. Received: {os.fspath(path)!r}")
+
+
+def _write_atomically(path, write):
+    """`write(file)` into a new temporary file beside `path`, renamed onto `path` once complete.
+
+    The temporary name is unique (`tempfile.mkstemp`), so no other file is touched; missing parent folders are
+    created; on any error the temporary file is removed and `path` is as it was."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it 0600; the result is an ordinary file
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 def _save(figure, path):
     path = os.fspath(path)
-    if not path.lower().endswith(".png"):
-        raise ValueError(f"Figures are written as PNG; the path must end in .png. Received: {path!r}")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = path + ".partial.png"
-    figure.savefig(temporary)
-    os.replace(temporary, path)
+    _check_png(path)
+    _write_atomically(path, lambda f: figure.savefig(f, format="png"))
     return path
 
 
@@ -727,15 +762,13 @@ def plot_attention_masks(images, masks, path, title=None, alpha=0.55):
 # ------------------------------------------------------------------------------------------ command line
 def _load_model(spec, images_shape, classes, weights):
     import keras_resnets
-    from keras_resnets.export import load_keras_model
+    from keras_resnets.export import _is_model_file, _read_sidecar, load_keras_model
 
-    if spec.endswith(".keras") or os.path.sep in spec or os.path.exists(spec):
+    if _is_model_file(spec):
         model = load_keras_model(spec)
         sidecar = os.path.join(os.path.dirname(os.path.abspath(spec)), "metadata.json")
-        known = {}
-        if os.path.isfile(sidecar):  # written by export_keras / training: the class names
-            with open(sidecar) as f:
-                known = json.load(f)
+        # Written by export_keras / training: the class names.
+        known = _read_sidecar(sidecar) if os.path.isfile(sidecar) else {}
         return model, known.get("class_names")
     kwargs = {"weights": weights}
     if images_shape is not None:
@@ -743,6 +776,12 @@ def _load_model(spec, images_shape, classes, weights):
     if classes:
         kwargs["classes"] = classes
     return keras_resnets.create_model(spec, **kwargs), None
+
+
+def _num_classes(model):
+    """The classes of a classifier with one `(N, classes)` output, else None."""
+    shape = model.output_shape
+    return shape[-1] if isinstance(shape, tuple) and len(shape) == 2 else None
 
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -762,99 +801,149 @@ def _data_file(path, kind):
 
 
 def build_parser():
+    from keras_resnets.export import EXIT_CODES, _int_at_least
+
     parser = argparse.ArgumentParser(
         prog="python -m keras_resnets.visualize",
         description="Pictures of what a residual network learned (PNG). The images default to the "
-                    "Fashion-MNIST test set of the Debian package dataset-fashion-mnist.")
+                    "Fashion-MNIST test set of the Debian package dataset-fashion-mnist.",
+        epilog=EXIT_CODES.format(failed="e.g. matplotlib is missing", exists="without --overwrite") + " Missing "
+               "parent folders of --out and --json are created; an output path that is a folder or a symbolic "
+               "link is refused.")
     parser.add_argument("tool", choices=TOOLS)
     parser.add_argument("model", help="a .keras file or a registered model name (random weights unless --weights)")
-    parser.add_argument("--out", required=True, help="the PNG to write")
+    parser.add_argument("--out", required=True, help="the PNG to write (missing parent folders are created)")
     parser.add_argument("--images", help=".npy (N, H, W[, C]), IDX file or folder of images")
-    parser.add_argument("--labels", help=".npy or IDX labels (refinement/lesion need none; lesion needs them)")
-    parser.add_argument("--count", type=int, default=None,
+    parser.add_argument("--labels", help=".npy or IDX labels, one per image (grad-cam shows them; lesion needs "
+                                         "them)")
+    parser.add_argument("--count", type=_int_at_least(1), default=None,
                         help="images to use (default: 4 pictured, 1000 for refinement/receptive-field/lesion)")
     parser.add_argument("--layers", help="comma-separated layer names (feature-maps, receptive-field, grad-cam)")
-    parser.add_argument("--class-index", type=int, help="the class to explain (grad-cam; default: the top one)")
+    parser.add_argument("--class-index", type=_int_at_least(0),
+                        help="the class to explain, below the model's number of classes (grad-cam; default: "
+                             "the top one)")
     parser.add_argument("--method", choices=CAM_METHODS, default="gradcam")
     parser.add_argument("--contrast", help="a second model drawn on the same axes (refinement, lesion), e.g. the "
                                            "plain twin")
     parser.add_argument("--weights", default=None, help="weights for a registered model name (e.g. imagenet)")
-    parser.add_argument("--classes", type=int, help="classes for a registered model name")
+    parser.add_argument("--classes", type=_int_at_least(1), help="classes for a registered model name")
     parser.add_argument("--json", help="also write the numbers as JSON here")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing --out / --json files")
     return parser
 
 
+def _check_arguments(args):
+    """The checks that need no model: outputs first (nothing is loaded or written when they fail), then the
+    options' fit to the tool and the data files. Returns (images path, labels path or None, labels needed)."""
+    from keras_resnets.export import _is_model_file, check_output_file, check_same_length
+
+    check_output_file(args.out, args.overwrite, "--out")
+    _check_png(args.out)
+    if args.json is not None:
+        if os.path.abspath(args.json) == os.path.abspath(args.out):
+            raise ValueError(f"--json and --out must be different files. Received: {args.json!r} for both")
+        check_output_file(args.json, args.overwrite, "--json")
+    if args.class_index is not None and args.tool != "grad-cam":
+        raise ValueError(f"--class-index applies to grad-cam. Received: --class-index with {args.tool}")
+    if args.contrast is not None and args.tool not in ("refinement", "lesion"):
+        raise ValueError(f"--contrast applies to refinement and lesion. Received: --contrast with {args.tool}")
+    registered = [spec for spec in (args.model, args.contrast) if spec is not None and not _is_model_file(spec)]
+    given = [flag for flag, value in (("--weights", args.weights), ("--classes", args.classes)) if value]
+    if given and not registered:
+        raise ValueError(f"{', '.join(given)} apply to a registered model name; {args.model!r} is a model file "
+                         "with its own weights and classes.")
+    images = _data_file(args.images, "images")
+    needs_labels = args.tool == "lesion" or (args.tool == "grad-cam" and (args.labels or not args.images))
+    labels = _data_file(args.labels, "labels") if needs_labels else args.labels
+    if labels is not None:  # also default Fashion-MNIST labels against the user's own images
+        check_same_length(images, labels)
+    return images, labels, needs_labels
+
+
 def main(argv=None) -> int:
+    """The command line; raises on errors (`_cli` turns them into one line and an exit code)."""
     args = build_parser().parse_args(argv)
+    from keras_resnets.export import check_labels, load_images, load_labels
+
+    images_path, labels_path, needs_labels = _check_arguments(args)
     pictured = args.tool in ("feature-maps", "grad-cam", "attention")
     count = args.count if args.count is not None else (4 if pictured else 1000)
-    if count < 1:
-        raise ValueError(f"--count must be >= 1. Received: {count}")
-    from keras_resnets.export import load_images, load_labels
-
-    images_path = _data_file(args.images, "images")
     raw = load_images(images_path, _peek_shape(images_path), count) if not os.path.isdir(images_path) else None
     model, class_names = _load_model(args.model, None if raw is None else raw.shape[1:], args.classes, args.weights)
     images = raw if raw is not None else load_images(images_path, model.input_shape[1:], count)
     images = _check_images(model, images)
-    needs_labels = args.tool == "lesion" or (args.tool == "grad-cam" and (args.labels or not args.images))
-    labels = load_labels(_data_file(args.labels, "labels"), count) if needs_labels else None
+    classes = _num_classes(model)
+    if classes is not None and args.class_index is not None and args.class_index >= classes:
+        raise ValueError(f"--class-index must be below the model's {classes} classes (an integer in [0, {classes})). "
+                         f"Received: {args.class_index}")
+    if classes is not None and class_names is not None and len(class_names) != classes:
+        raise ValueError(f"The metadata.json beside {args.model!r} names {len(class_names)} classes but the model "
+                         f"has {classes}; fix its class_names.")
+    labels = load_labels(labels_path, count) if needs_labels else None
+    if labels is not None and classes is not None:
+        check_labels(labels, classes, labels_path)
     layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers else None
-    numbers = None
     if args.tool == "feature-maps":
         maps = feature_maps(model, images[:1], layers)
-        plot_feature_maps(maps, images[0], args.out, title=f"Feature maps of {model.name}")
         numbers = {name: {"shape": list(m.shape[1:]), "mean": float(m.mean())} for name, m in maps.items()}
+        draw = lambda: plot_feature_maps(maps, images[0], args.out, title=f"Feature maps of {model.name}")
     elif args.tool == "grad-cam":
-        cams, classes, probabilities = grad_cam(model, images, args.class_index, layers[0] if layers else None,
-                                                args.method)
-        plot_grad_cam(images, cams, args.out, classes, probabilities, labels, class_names,
-                      title=f"{'Grad-CAM++' if args.method == 'gradcam++' else 'Grad-CAM'} of {model.name}")
-        numbers = {"classes": classes.tolist(), "probabilities": probabilities.tolist()}
+        cams, chosen, probabilities = grad_cam(model, images, args.class_index, layers[0] if layers else None,
+                                               args.method)
+        numbers = {"classes": chosen.tolist(), "probabilities": probabilities.tolist()}
+        draw = lambda: plot_grad_cam(
+            images, cams, args.out, chosen, probabilities, labels, class_names,
+            title=f"{'Grad-CAM++' if args.method == 'gradcam++' else 'Grad-CAM'} of {model.name}")
     elif args.tool == "refinement":
         other = _load_model(args.contrast, images.shape[1:], args.classes, args.weights)[0] if args.contrast else None
         stats = refinement_statistics(model, images)
         contrast = refinement_statistics(other, images) if other is not None else None
-        plot_refinement(stats, args.out, contrast, labels=(model.name, other.name if other is not None else ""),
-                        title=f"Residual refinement of {model.name} ({len(images)} images)")
         numbers = {"model": stats, "contrast": contrast}
+        draw = lambda: plot_refinement(stats, args.out, contrast,
+                                       labels=(model.name, other.name if other is not None else ""),
+                                       title=f"Residual refinement of {model.name} ({len(images)} images)")
     elif args.tool == "receptive-field":
         fields = effective_receptive_field(model, images, layers)
-        plot_receptive_fields(fields, args.out, title=f"Effective receptive fields of {model.name} "
-                                                      f"({len(images)} images)")
         numbers = {n: {k: v for k, v in f.items() if k != "erf"} for n, f in fields.items()}
+        draw = lambda: plot_receptive_fields(fields, args.out, title=f"Effective receptive fields of {model.name} "
+                                                                     f"({len(images)} images)")
     elif args.tool == "lesion":
         other = _load_model(args.contrast, images.shape[1:], args.classes, args.weights)[0] if args.contrast else None
+        if other is not None and _num_classes(other) is not None:
+            check_labels(labels, _num_classes(other), labels_path)
         study = lesion_study(model, images, labels)
         contrast = lesion_study(other, images, labels) if other is not None else None
-        plot_lesions(study, args.out, contrast, labels=(model.name, other.name if other is not None else ""))
         numbers = {"model": study, "contrast": contrast}
+        draw = lambda: plot_lesions(study, args.out, contrast,
+                                    labels=(model.name, other.name if other is not None else ""))
     else:
         masks = attention_masks(model, images)
-        plot_attention_masks(images, masks, args.out, title=f"Soft attention masks of {model.name}")
         numbers = {name: {"mean": float(m.mean()), "min": float(m.min()), "max": float(m.max())}
                    for name, m in masks.items()}
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(numbers, f, indent=2, default=str)
-    print(f"Wrote {os.path.abspath(args.out)}")
+        draw = lambda: plot_attention_masks(images, masks, args.out, title=f"Soft attention masks of {model.name}")
+    text = json.dumps(numbers, indent=2, default=str) if args.json else None  # fails before anything is written
+    draw()
+    if text is not None:
+        _write_atomically(args.json, lambda f: f.write(text.encode()))
+    print(f"Wrote {os.path.abspath(args.out)}" + (f" and {os.path.abspath(args.json)}" if text else ""))
     return 0
 
 
 def _peek_shape(path):
     """The (H, W, C) of the images in a .npy or IDX file (a folder takes the model's size instead)."""
-    from keras_resnets.export import _read_idx
+    from keras_resnets.export import _image_array
 
-    array = np.load(path, mmap_mode="r", allow_pickle=False) if path.endswith(".npy") else _read_idx(path)
+    array = _image_array(path, mmap=True)
+    if array.ndim not in (3, 4):
+        raise ValueError(f"Images in {path!r} must be an array (N, H, W) or (N, H, W, C). Received shape "
+                         f"{array.shape}.")
     return tuple(array.shape[1:]) if array.ndim == 4 else (*array.shape[1:], 1)
 
 
-def _cli() -> int:
-    try:
-        return main()
-    except (FileNotFoundError, ValueError, TypeError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+def _cli(argv=None) -> int:
+    from keras_resnets.export import run_cli
+
+    return run_cli(main, argv, failures=(ImportError,))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -162,9 +163,13 @@ def test_existing_dir_needs_overwrite(tmp_path):
     (tmp_path / "out" / "keep.txt").write_text("x")
     with pytest.raises(FileExistsError, match="overwrite"):
         export.export_model(tiny(), tmp_path / "out", formats=(), **FAST)
+    # overwrite replaces only an unchanged earlier export, never a folder of the user's.
+    with pytest.raises(FileExistsError, match="Refusing to replace .*not an export"):
+        export.export_model(tiny(), tmp_path / "out", formats=(), overwrite=True, **FAST)
     assert os.listdir(tmp_path / "out") == ["keep.txt"]
-    export.export_model(tiny(), tmp_path / "out", formats=(), overwrite=True, **FAST)
-    assert "keep.txt" not in os.listdir(tmp_path / "out")
+    export.export_model(tiny(), tmp_path / "earlier", formats=(), **FAST)
+    export.export_model(tiny(), tmp_path / "earlier", formats=(), overwrite=True, **FAST)
+    assert sorted(os.listdir(tmp_path)) == ["earlier", "out"]
 
 
 def test_bad_input_files(tmp_path):
@@ -183,6 +188,165 @@ def test_bad_input_files(tmp_path):
         export.export_model(tiny(), tmp_path / "out", formats=("tflite",))
 
 
+def test_corrupt_input_files_are_errors_naming_the_file(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "folder").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(tmp_path / "folder" / "a.png")
+    (tmp_path / "folder" / "b.png").write_bytes(b"not a png at all")
+    with pytest.raises(ValueError, match=r"Cannot read the image .*b\.png"):
+        export.load_images(tmp_path / "folder", (16, 16, 3))
+    (tmp_path / "random.npy").write_bytes(os.urandom(256))
+    np.save(tmp_path / "good.npy", np.zeros((4, 16, 16, 3), "uint8"))
+    (tmp_path / "truncated.npy").write_bytes((tmp_path / "good.npy").read_bytes()[:500])
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "strings.npy", np.array(["a", "b"]))
+    for name in ("random.npy", "truncated.npy", "objects.npy", "strings.npy"):
+        with pytest.raises(ValueError, match=f"{name}.*(not a readable .npy|numeric array)"):
+            export.load_images(tmp_path / name, (16, 16, 3))
+        with pytest.raises(ValueError, match=name):
+            export.load_labels(tmp_path / name)
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + bytes(20))
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte"):
+        export.load_images(tmp_path / "t10k-images-idx3-ubyte", (28, 28, 1))
+    np.save(tmp_path / "one_hot.npy", np.eye(5)[[0, 1, 2]])
+    with pytest.raises(ValueError, match=r"one_hot.npy.*one class index per image.*\(3, 5\)"):
+        export.load_labels(tmp_path / "one_hot.npy")
+    np.save(tmp_path / "fractions.npy", np.array([0.0, 1.5]))
+    with pytest.raises(ValueError, match="fractions.npy.*integer class indices"):
+        export.load_labels(tmp_path / "fractions.npy")
+
+
+@pytest.fixture(scope="module")
+def cli_files(tmp_path_factory):
+    """A tiny model (16x16x3 in, 5 classes) as a .keras file, 8 images and matching labels."""
+    folder = tmp_path_factory.mktemp("cli")
+    keras.utils.set_random_seed(0)
+    tiny().save(folder / "model.keras")
+    np.save(folder / "images.npy", np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3)).astype("uint8"))
+    np.save(folder / "labels.npy", np.arange(8) % 5)
+    np.save(folder / "seven_labels.npy", np.arange(7) % 5)
+    np.save(folder / "labels_beyond.npy", np.arange(8))  # 5, 6, 7 are not classes of the model
+    (folder / "corrupt.npy").write_bytes(b"garbage")
+    return folder
+
+
+NUMBERS = [
+    (["--num-verify", "0"], "--num-verify: must be an integer >= 1. Received: '0'"),
+    (["--num-verify", "-5"], "--num-verify: must be an integer >= 1. Received: '-5'"),
+    (["--num-calibration", "0"], "--num-calibration: must be an integer >= 1. Received: '0'"),
+    (["--benchmark-repeats", "0"], "--benchmark-repeats: must be an integer >= 1"),
+    (["--classes", "0"], "--classes: must be an integer >= 1"),
+    (["--classes", "2.5"], "--classes: must be an integer >= 1. Received: '2.5'"),
+    (["--threads", "1,0"], "--threads: must be comma-separated integers >= 1, e.g. 1,2. Received: '1,0'"),
+    (["--input-shape", "32,32"], "--input-shape: must be 3 comma-separated integers >= 1, e.g. 32,32,3. "
+                                 "Received: '32,32'"),
+    (["--input-shape", "a,b,c"], "--input-shape: must be 3 comma-separated integers >= 1"),
+    (["--input-shape", "32,32,0"], "--input-shape: must be 3 comma-separated integers >= 1"),
+    (["--formats", "saved_model,tflite"], "--formats: must be comma-separated formats from saved_model,"),
+]
+
+
+@pytest.mark.parametrize("argv,message", NUMBERS, ids=[" ".join(a) for a, _ in NUMBERS])
+def test_cli_numbers_are_checked_against_their_range(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exited:
+        export.main(["resnet20", str(tmp_path / "out"), *argv])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_numeric_cli_argument_has_a_range():
+    """No option takes a bare int or float (which would let 0 or -5 through); the range types parse."""
+    parser = export.build_parser()
+    assert not [a.dest for a in parser._actions if a.type in (int, float)]
+    args = parser.parse_args(["m", "o", "--input-shape", "32, 32,3", "--threads", "1,4", "--num-verify", "7"])
+    assert args.input_shape == (32, 32, 3) and args.threads == (1, 4) and args.num_verify == 7
+    assert parser.parse_args(["m", "o"]).formats == list(export.FORMATS)
+    assert "Exit codes: 0" in parser.epilog and "Exit codes: 0" in export.__doc__
+
+
+def _run(argv, capsys):
+    """`_cli(argv)` in-process: the exit code and stderr, which must be one line without a traceback."""
+    code = export._cli([str(a) for a in argv])
+    err = capsys.readouterr().err
+    if code:
+        assert err.startswith("error: ") and "Traceback" not in err, err
+    return code, err
+
+
+def test_cli_class_names_must_fit_the_model(tmp_path, cli_files, capsys):
+    model, out = cli_files / "model.keras", tmp_path / "out"
+    code, err = _run([model, out, "--class-names", "a,b"], capsys)
+    assert code == 2 and "gives 2 names but the model has 5 output classes" in err
+    code, err = _run([model, out, "--class-names", "a,,b,c,d"], capsys)
+    assert code == 2 and "empty at positions [1]" in err
+    code, err = _run([model, out, "--class-names", "a,b,a,c,d"], capsys)
+    assert code == 2 and "repeated: ['a']" in err
+    (tmp_path / "names.txt").write_text("a\nb\nc\n")
+    code, err = _run([model, out, "--class-names", tmp_path / "names.txt"], capsys)
+    assert code == 2 and "gives 3 names but the model has 5" in err
+    code, err = _run([model, out, "--class-names", tmp_path / "missing.txt"], capsys)
+    assert code == 2 and "--class-names file not found" in err
+    assert not out.exists()
+
+
+def test_cli_data_errors_exit_2_before_anything_is_written(tmp_path, cli_files, capsys):
+    model, out = cli_files / "model.keras", tmp_path / "out"
+    images = cli_files / "images.npy"
+    code, err = _run([model, out, "--verify-data", images, "--verify-labels", cli_files / "seven_labels.npy"], capsys)
+    assert code == 2 and "holds 8 images" in err and "7 labels" in err
+    code, err = _run([model, out, "--verify-data", images, "--verify-labels", cli_files / "labels_beyond.npy"],
+                     capsys)
+    assert code == 2 and "class indices in [0, 5)" in err and "e.g. [5, 6, 7]" in err
+    code, err = _run([model, out, "--verify-labels", cli_files / "labels.npy"], capsys)
+    assert code == 2 and "--verify-labels needs --verify-data" in err
+    code, err = _run([model, out, "--verify-data", cli_files / "corrupt.npy"], capsys)
+    assert code == 2 and "corrupt.npy" in err
+    code, err = _run([model, out, "--calibration-data", tmp_path / "missing.npy"], capsys)
+    assert code == 2 and "--calibration-data not found" in err
+    code, err = _run([model, out, "--classes", "3"], capsys)
+    assert code == 2 and "--classes apply to a registered model name" in err
+    code, err = _run([tmp_path / "missing.keras", out], capsys)
+    assert code == 2 and "Model file not found" in err
+    (tmp_path / "beside").mkdir()
+    (tmp_path / "beside" / "model.keras").write_bytes((cli_files / "model.keras").read_bytes())
+    (tmp_path / "beside" / "metadata.json").write_text('{"class_names": ')
+    code, err = _run([tmp_path / "beside" / "model.keras", out], capsys)
+    assert code == 2 and "metadata.json (the metadata beside the model)" in err
+    assert not out.exists()
+
+
+def test_cli_output_is_checked_before_the_model_is_loaded(tmp_path, cli_files, capsys, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr(export, "load_keras_model", never)
+    monkeypatch.setattr(keras_resnets, "create_model", never)
+    start = time.monotonic()
+    code, err = _run(["resnet20", "/proc/x/out"], capsys)
+    assert code == 2 and "/proc does not take new files" in err and time.monotonic() - start < 1
+    (tmp_path / "file").write_text("mine")
+    code, err = _run([cli_files / "model.keras", tmp_path / "file" / "out"], capsys)
+    assert code == 2 and "is not a folder" in err
+    code, err = _run([cli_files / "model.keras", tmp_path / "file", "--overwrite"], capsys)
+    assert code == 2 and "Refusing to replace" in err and (tmp_path / "file").read_text() == "mine"
+
+
+def test_cli_failed_work_exits_1(tmp_path, cli_files, capsys, monkeypatch):
+    """Non-finite weights and a missed verification target: the work failed (exit 1), nothing written."""
+    model = keras.models.load_model(cli_files / "model.keras")
+    kernel = model.get_layer("predictions").kernel
+    kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+    model.save(tmp_path / "nan.keras")
+    code, err = _run([tmp_path / "nan.keras", tmp_path / "out", "--formats", "saved_model"], capsys)
+    assert code == 1 and "non-finite values" in err
+    monkeypatch.setitem(export.TARGETS, "saved_model", {"max_abs_diff": -1.0})
+    code, err = _run([cli_files / "model.keras", tmp_path / "out", "--formats", "saved_model", "--no-benchmark",
+                      "--num-verify", "4"], capsys)
+    assert code == 1 and "verification failed" in err
+    assert sorted(os.listdir(tmp_path)) == ["nan.keras"]
+
+
 def test_cli_and_example_end_to_end(tmp_path):
     model = tiny()
     model.save(tmp_path / "model.keras")
@@ -196,9 +360,9 @@ def test_cli_and_example_end_to_end(tmp_path):
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "model_float32.tflite" in os.listdir(out) and "1_threads ms" in done.stdout
-    # Existing directory without --overwrite: non-zero exit and a clear message.
+    # Existing directory without --overwrite: a usage error (exit 2) and a one-line message.
     again = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    assert again.returncode == 1 and "exists" in again.stderr
+    assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
 
     example = [sys.executable, os.path.join(ROOT, "examples", "classify_tflite.py"),
                str(out / "model_float32.tflite"), str(tmp_path / "images.npy"), "--top", "2"]

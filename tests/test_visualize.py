@@ -1,5 +1,6 @@
 """keras_resnets.visualize: every tool on tiny models with real Fashion-MNIST pixels, checked by value."""
 
+import json
 import os
 import subprocess
 import sys
@@ -57,7 +58,7 @@ def figures(monkeypatch):
 def _check_figure(figure, path):
     """A PNG, written atomically, with a title, labelled axes, and a labelled colour scale for images."""
     assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not list(Path(path).parent.glob("*.partial.png"))
+    assert not [p.name for p in Path(path).parent.iterdir() if p.name.startswith(".")]  # no temporary files left
     assert figure._suptitle is not None and figure._suptitle.get_text()
     colorbars = [ax for ax in figure.axes if ax.get_label() == "<colorbar>"]
     drawn = [ax for ax in figure.axes if ax not in colorbars and ax.axison]
@@ -263,17 +264,165 @@ def test_command_line_on_the_committed_model(tmp_path):
     _fashion_mnist(1)
     run = _cli("lesion", COMMITTED, "--out", tmp_path / "lesion.png", "--count", 200, "--json", tmp_path / "l.json")
     assert run.returncode == 0, run.stderr[-2000:]
-    import json
-
     study = json.loads((tmp_path / "l.json").read_text())["model"]
     assert study["num_images"] == 200 and study["baseline"] > 0.85 and len(study["rows"]) == 9
     assert (tmp_path / "lesion.png").read_bytes()[:4] == b"\x89PNG"
     run = _cli("grad-cam", "resnet20", "--out", tmp_path / "cam.png", "--count", 2, "--method", "gradcam++")
     assert run.returncode == 0, run.stderr[-2000:]
     bad = _cli("lesion", tmp_path / "missing.keras", "--out", tmp_path / "x.png")
-    assert bad.returncode == 1 and "Model file not found" in bad.stderr
+    assert bad.returncode == 2 and "Model file not found" in bad.stderr and "Traceback" not in bad.stderr
     bad = _cli("attention", COMMITTED, "--out", tmp_path / "x.png", "--count", 1)
-    assert bad.returncode == 1 and "no attention soft masks" in bad.stderr and not (tmp_path / "x.png").exists()
+    assert bad.returncode == 2 and "no attention soft masks" in bad.stderr and not (tmp_path / "x.png").exists()
+
+
+def test_save_writes_through_a_unique_temporary_file(tmp_path, monkeypatch):
+    """`_save` never touches another file (a user's `fig.png.partial.png` survives) and a failed write leaves
+    the old figure and no temporary file."""
+    (tmp_path / "fig.png.partial.png").write_bytes(b"the user's own file")
+    figure = V._figure(2, 2)
+    figure.subplots().plot([0, 1])
+    V._save(figure, tmp_path / "fig.png")
+    assert (tmp_path / "fig.png.partial.png").read_bytes() == b"the user's own file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png", "fig.png.partial.png"]
+    assert oct((tmp_path / "fig.png").stat().st_mode & 0o644) == oct(0o644)
+    written = (tmp_path / "fig.png").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(figure, "savefig", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        V._save(figure, tmp_path / "fig.png")
+    assert (tmp_path / "fig.png").read_bytes() == written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png", "fig.png.partial.png"]
+
+
+def test_write_atomically_keeps_the_old_file_on_failure(tmp_path):
+    (tmp_path / "numbers.json").write_text("old")
+
+    def half_written(f):
+        f.write(b'{"partial": ')
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        V._write_atomically(str(tmp_path / "numbers.json"), half_written)
+    assert os.listdir(tmp_path) == ["numbers.json"] and (tmp_path / "numbers.json").read_text() == "old"
+
+
+@pytest.fixture(scope="module")
+def cli_files(tmp_path_factory):
+    """A tiny classifier (16x16x3 in, 5 classes) as a .keras file, 8 images and labels."""
+    folder = tmp_path_factory.mktemp("vis_cli")
+    keras.utils.set_random_seed(0)
+    keras_resnets.create_model("resnet20", stage_depths=(1, 1, 1), stage_widths=(4, 8, 8), stem_width=4,
+                               input_shape=(16, 16, 3), classes=5).save(folder / "model.keras")
+    np.save(folder / "images.npy", np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3)).astype("uint8"))
+    np.save(folder / "labels.npy", np.arange(8) % 5)
+    np.save(folder / "seven_labels.npy", np.arange(7) % 5)
+    np.save(folder / "labels_beyond.npy", np.arange(8))
+    (folder / "corrupt.npy").write_bytes(b"garbage")
+    return folder
+
+
+def _run(argv, capsys):
+    """`visualize._cli(argv)` in-process: the exit code and stderr (one line, no traceback, on an error)."""
+    code = V._cli([str(a) for a in argv])
+    err = capsys.readouterr().err
+    if code:
+        assert err.startswith("error: ") and "Traceback" not in err, err
+    return code, err
+
+
+CLI_NUMBERS = [
+    (["--count", "0"], "--count: must be an integer >= 1. Received: '0'"),
+    (["--count", "-3"], "--count: must be an integer >= 1. Received: '-3'"),
+    (["--class-index", "-1"], "--class-index: must be an integer >= 0. Received: '-1'"),
+    (["--classes", "0"], "--classes: must be an integer >= 1. Received: '0'"),
+    (["--classes", "ten"], "--classes: must be an integer >= 1. Received: 'ten'"),
+]
+
+
+@pytest.mark.parametrize("argv,message", CLI_NUMBERS, ids=[" ".join(a) for a, _ in CLI_NUMBERS])
+def test_cli_numbers_are_checked_against_their_range(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exited:
+        V.main(["grad-cam", "resnet20", "--out", str(tmp_path / "x.png"), *argv])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_every_numeric_cli_argument_has_a_range():
+    parser = V.build_parser()
+    assert not [a.dest for a in parser._actions if a.type in (int, float)]
+    assert "Exit codes: 0" in parser.epilog and "Exit codes: 0" in V.__doc__
+
+
+def test_cli_inputs_are_checked(tmp_path, cli_files, capsys):
+    model, images, out = cli_files / "model.keras", cli_files / "images.npy", tmp_path / "x.png"
+    code, err = _run(["grad-cam", model, "--images", images, "--out", out, "--class-index", 5], capsys)
+    assert code == 2 and "--class-index must be below the model's 5 classes" in err
+    code, err = _run(["lesion", model, "--images", images, "--labels", cli_files / "seven_labels.npy", "--out", out],
+                     capsys)
+    assert code == 2 and "holds 8 images" in err and "7 labels" in err
+    code, err = _run(["lesion", model, "--images", images, "--labels", cli_files / "labels_beyond.npy", "--out",
+                      out], capsys)
+    assert code == 2 and "class indices in [0, 5)" in err
+    code, err = _run(["feature-maps", model, "--images", cli_files / "corrupt.npy", "--out", out], capsys)
+    assert code == 2 and "corrupt.npy" in err
+    code, err = _run(["feature-maps", model, "--images", images, "--out", out, "--class-index", 1], capsys)
+    assert code == 2 and "--class-index applies to grad-cam" in err
+    code, err = _run(["feature-maps", model, "--images", images, "--out", out, "--classes", 3], capsys)
+    assert code == 2 and "--classes apply to a registered model name" in err
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_cli_outputs_are_checked_before_the_model_is_loaded(tmp_path, cli_files, capsys, monkeypatch):
+    from keras_resnets import export
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded before the outputs were checked")
+
+    monkeypatch.setattr(export, "load_keras_model", never)
+    model, images = cli_files / "model.keras", cli_files / "images.npy"
+    run = lambda *extra: _run(["feature-maps", model, "--images", images, *extra], capsys)
+    code, err = run("--out", tmp_path / "x.png", "--json", "/proc/x/numbers.json")
+    assert code == 2 and "--json cannot be written" in err
+    code, err = run("--out", tmp_path)
+    assert code == 2 and "--out is an existing folder" in err
+    code, err = run("--out", tmp_path / "x.jpg")
+    assert code == 2 and "must end in .png" in err
+    code, err = run("--out", tmp_path / "x.png", "--json", tmp_path / "x.png")
+    assert code == 2 and "different files" in err
+    (tmp_path / "old.json").write_text("mine")
+    code, err = run("--out", tmp_path / "x.png", "--json", tmp_path / "old.json")
+    assert code == 2 and "--json exists" in err and "--overwrite" in err
+    (tmp_path / "old.png").write_bytes(b"mine")
+    code, err = run("--out", tmp_path / "old.png")
+    assert code == 2 and "--out exists" in err
+    os.symlink(tmp_path / "old.png", tmp_path / "link.png")
+    code, err = run("--out", tmp_path / "link.png", "--overwrite")
+    assert code == 2 and "symbolic link" in err
+    assert sorted(os.listdir(tmp_path)) == ["link.png", "old.json", "old.png"]
+    assert (tmp_path / "old.png").read_bytes() == b"mine" and (tmp_path / "old.json").read_text() == "mine"
+
+
+def test_cli_writes_both_outputs_and_overwrites_only_when_asked(tmp_path, cli_files, capsys, monkeypatch):
+    """Both outputs are written atomically; missing parent folders are created for --out and --json alike; an
+    existing output needs --overwrite."""
+    atomic, write = [], V._write_atomically
+    monkeypatch.setattr(V, "_write_atomically", lambda path, fn: (atomic.append(os.path.basename(path)),
+                                                                  write(path, fn))[1])
+    argv = ["grad-cam", cli_files / "model.keras", "--images", cli_files / "images.npy", "--count", 2,
+            "--out", tmp_path / "a" / "cam.png", "--json", tmp_path / "b" / "cam.json"]
+    assert _run(argv, capsys)[0] == 0
+    assert (tmp_path / "a" / "cam.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(json.loads((tmp_path / "b" / "cam.json").read_text())["classes"]) == 2
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "cam.json", "cam.png"]
+    assert atomic == ["cam.png", "cam.json"]
+    (tmp_path / "b" / "cam.json").write_text("edited")
+    code, err = _run(argv, capsys)
+    assert code == 2 and "--out exists" in err and (tmp_path / "b" / "cam.json").read_text() == "edited"
+    assert _run([*argv, "--overwrite"], capsys)[0] == 0
+    assert json.loads((tmp_path / "b" / "cam.json").read_text())["classes"]
 
 
 def test_tools_run_on_the_jax_backend():

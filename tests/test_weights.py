@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import re
 import time
 
 import h5py
@@ -103,8 +104,40 @@ def test_weights_from_a_local_file(suffix, tmp_path):
     np.testing.assert_allclose(model(x), source(x), atol=1e-6)
 
 
+def _unusable_weights(kind, folder):
+    """A weights file that cannot be loaded into resnet20(stage_depths=(1, 1, 1), classes=3), by `kind`."""
+    kwargs = dict(stage_depths=(1, 1, 1), classes=3, input_shape=(16, 16, 3))
+    if kind == "random_bytes":
+        path = folder / "broken.weights.h5"
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "text_named_keras":
+        path = folder / "notes.keras"
+        path.write_text("these are my notes, not a model\n")
+    elif kind == "truncated_keras":
+        keras_resnets.create_model("resnet20", **kwargs).save(folder / "whole.keras")
+        path = folder / "truncated.keras"
+        path.write_bytes((folder / "whole.keras").read_bytes()[:2000])
+    else:  # another architecture: two blocks per stage
+        path = folder / "deeper.weights.h5"
+        keras_resnets.create_model("resnet20", **{**kwargs, "stage_depths": (2, 2, 2)}).save_weights(path)
+    return path, kwargs
+
+
+@pytest.mark.parametrize("kind", ["random_bytes", "text_named_keras", "truncated_keras", "other_architecture"])
+def test_unusable_weights_file_is_a_value_error_naming_it(kind, tmp_path):
+    """Keras raises OSError / BadZipFile / a multi-line ValueError without the path; we name the file, what
+    was expected and why, in one line."""
+    path, kwargs = _unusable_weights(kind, tmp_path)
+    with pytest.raises(ValueError, match=re.escape(repr(str(path)))) as err:
+        keras_resnets.create_model("resnet20", weights=str(path), **kwargs)
+    message = str(err.value)
+    assert "expected a .weights.h5 / .keras / .h5 file saved from a model with this architecture" in message
+    assert "\n" not in message and err.value.__cause__ is not None
+    assert type(err.value.__cause__).__name__ in message
+
+
 def test_corrupt_weights_file_raises(tmp_path):
     path = tmp_path / "broken.weights.h5"
     path.write_bytes(b"not an hdf5 file")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match=re.escape(str(path))):
         keras_resnets.create_model("resnet20", weights=str(path))
