@@ -12,13 +12,13 @@ Writes `results.json`, `RESULTS.md` and PNG plots under `--out`.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
 from benchmarks.worker import RESULT_PREFIX
+from training.machine import CPU_FEATURES, machine_facts  # noqa: F401  (CPU_FEATURES: part of this module's surface)
 
 CASES = ("ceiling", "inference", "training", "litert", "memory", "pipeline", "scaling", "time_to_accuracy",
          "training_settings")
@@ -445,29 +445,6 @@ CASE_FUNCTIONS = {name: globals()[f"case_{name}"] for name in CASES}
 
 # The /proc/cpuinfo flags that decide the speed of the benchmarked kernels (float32 SIMD width, int8 dot products,
 # bfloat16), recorded with every measurement.
-CPU_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-
-
-def machine_facts():
-    import multiprocessing
-
-    facts = {"platform": platform.platform(), "python": platform.python_version(),
-             "cpus": multiprocessing.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and "cpu" not in facts:
-                    facts["cpu"] = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    # Machines called "AMD EPYC" differ in what they compute fast (int8 and bfloat16 above all).
-                    facts["cpu_features"] = [f for f in CPU_FEATURES if f in flags]
-                    break
-    except OSError:
-        pass
-    return facts
-
-
 def _features(machine):
     return {"cpu_features": machine["cpu_features"]} if "cpu_features" in machine else {}
 

@@ -294,3 +294,32 @@ def test_training_settings_changes_one_setting_per_candidate(monkeypatch, torch_
     assert (f"| {runner.TORCH_REFERENCE} | 200.0 | 2.00 |" in markdown) == bool(torch_version)
     # Opt-in: a default run does not include it.
     assert "training_settings" not in runner.parse_args([]).cases and "training" in runner.parse_args([]).cases
+
+
+def test_seeds_aggregates_mean_and_std_per_recipe_and_machine(tmp_path, capsys):
+    from benchmarks import seeds
+
+    machine = {"cpu": "Xeon", "cpu_features": ["avx2", "amx_bf16"], "cpus": 2}
+    values = {0: (0.9400, 0.9410, 0.9380, 840.0), 1: (0.9380, 0.9420, 0.9360, 900.0), 2: (0.9420, 0.9430, 0.9400, 870.0)}
+    runs = []
+    for seed, (test, tta, val, seconds) in values.items():
+        run = tmp_path / f"fast-seed{seed}"
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"recipe": "fashion_mnist_resnet20_fast", "seed": seed}))
+        (run / "summary.json").write_text(json.dumps({"test_accuracy": test, "test_accuracy_flip_tta": tta,
+                                                      "validation_accuracy": val, "total_seconds": seconds,
+                                                      "machine": machine}))
+        runs.append(str(run))
+    other = tmp_path / "other-machine"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"recipe": "fashion_mnist_resnet20_fast", "seed": 0}))
+    (other / "summary.json").write_text(json.dumps({"test_accuracy": 0.5, "total_seconds": 60.0,
+                                                    "machine": {"cpu": "EPYC", "cpu_features": ["avx2"], "cpus": 2}}))
+    assert seeds.main([*runs, str(other)]) == 0
+    out = capsys.readouterr().out
+    # Mean ± sample std of 0.9400, 0.9380, 0.9420 (std 0.0020); minutes 14.0, 15.0, 14.5 (std 0.5).
+    assert "| fashion_mnist_resnet20_fast | Xeon, 2 cores (avx2, amx_bf16) | 0, 1, 2 | 0.9400 ± 0.0020 | " \
+           "0.9420 ± 0.0010 | 0.9380 ± 0.0020 | 14.5 ± 0.5 |" in out
+    assert "| EPYC, 2 cores (avx2) | 0 | 0.5000 | - | - | 1.0 |" in out  # another machine: its own row
+    assert seeds.main([str(tmp_path / "missing")]) == 2
+    assert "cannot read summary.json" in capsys.readouterr().err

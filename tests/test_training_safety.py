@@ -77,6 +77,10 @@ def test_a_run_never_replaces_an_export_it_did_not_create(sandbox, tmp_path, cap
     outputs = ("runs", os.path.join("saved_models", "fashion_mnist_resnet20-2"))
     assert snapshot(sandbox, skip=outputs) == before
     assert os.path.isfile(os.path.join(sandbox, outputs[1], "model.keras"))
+    with open(os.path.join(sandbox, "runs", "fashion_mnist_resnet20", "summary.json")) as f:
+        summary = json.load(f)  # where the figures came from: the command, the seed, the machine
+    assert summary["command"] == f"python -m training {recipe} --workdir runs/fashion_mnist_resnet20"
+    assert summary["seed"] == 0 and summary["machine"]["cpus"] == os.cpu_count() and "date" in summary["machine"]
 
     after_first = snapshot(sandbox)
     assert cli.main([recipe, "--workdir", "runs/second", "--name", "fashion_mnist_resnet20"]) == 2

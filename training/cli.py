@@ -96,7 +96,8 @@ def main(argv=None):
         print("error: --resume needs the --workdir of the run to continue.", file=sys.stderr)
         return 2
     try:
-        summary = train_and_evaluate(config, workdir, resume=args.resume)
+        command = "python -m training " + " ".join(sys.argv[1:] if argv is None else argv)
+        summary = train_and_evaluate(config, workdir, resume=args.resume, command=command)
     except (ValueError, TypeError) as err:  # the run cannot start as asked (ConfigError, missing data, ...)
         print(f"error: {err}", file=sys.stderr)
         return 2

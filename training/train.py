@@ -24,24 +24,13 @@ from training import data as data_lib
 from training import distribute
 from training.callbacks import CrashBackup, FlipTTAEvaluation, NonFiniteError, ThroughputLogger
 from training.config import ConfigError, TrainingError, check_config, check_run_name
+from training.machine import cpu_flags, git_commit, machine_facts
 from training.recipe_parts import make_loss, make_optimizer, make_schedule
 from training.tracking import Tracker
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 # /proc/cpuinfo flags of CPUs that compute bfloat16 dot products in hardware (AVX-512 BF16, Intel AMX).
 NATIVE_BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_flags(path="/proc/cpuinfo"):
-    """The CPU's feature flags (Linux), or an empty set where they cannot be read."""
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def resolve_precision(precision, strategy=None, flags=None):
@@ -222,8 +211,9 @@ def _export(model, export_dir, name, metadata, explicit, log):
         return target
 
 
-def train_and_evaluate(config, workdir, *, resume=False, log=print):
-    """Runs the recipe in `config` with its files in `workdir`; returns the summary dict.
+def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None):
+    """Runs the recipe in `config` with its files in `workdir`; returns the summary dict (also written to
+    `workdir/summary.json`, with the machine, commit and `command` it came from).
 
     Raises:
         ConfigError (a ValueError and a TrainingError): the run cannot start as asked (a value out of range, a
@@ -440,6 +430,10 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print):
         "replicas": replicas["num_replicas_in_sync"],
         "export_dir": os.path.abspath(export_dir),
         "workdir": workdir,
+        "seed": config.seed,
+        "command": command,
+        "git_commit": git_commit(),
+        "machine": machine_facts(),
     }
     with open(os.path.join(workdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
