@@ -1,7 +1,7 @@
 """Every registered variant is built symbolically (no forward pass) and its parameter counts asserted.
 
 Counts are (total = `count_params()`, with BatchNorm moving statistics; trainable). Trainable counts
-come from ../shared/REFERENCE.md (keras.applications, torchvision/timm, the papers) unless marked
+come from docs/reference.md (keras.applications, torchvision/timm, the papers) unless marked
 "ours" (no external count to check against: the number documents our definition).
 """
 

@@ -33,7 +33,8 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int, help="the global batch size (split across replicas)")
     parser.add_argument("--workdir", help="where the run keeps its files (default runs/<run name>)")
-    parser.add_argument("--name", help="the run name (default: the recipe name)")
+    parser.add_argument("--name", help="the run name: a plain name, the export folder under export_dir (default: "
+                                       "the workdir's name; an existing export folder is never replaced)")
     parser.add_argument("--wandb", choices=["auto", "online", "offline", "disabled"],
                         help="W&B mode (default auto: online when an API key is configured, else offline)")
     parser.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored", "multi_worker", "tpu"])
