@@ -265,7 +265,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
         + (f", {info.skipped} unreadable images skipped" if info.skipped else "") + ")")
     steps_per_epoch = config.steps_per_epoch or info.num_examples["train"] // config.batch_size
     if steps_per_epoch < 1:
-        raise TrainingError(
+        raise ConfigError(
             f"batch_size={config.batch_size} is larger than the {info.num_examples['train']} training examples."
         )
     eval_batch = config.eval_batch_size or config.batch_size
@@ -289,7 +289,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
     # without `test_path`).
     eval_split = "test" if splits.get("test") is not None else "validation"
     if splits.get(eval_split) is None:
-        raise TrainingError(
+        raise ConfigError(
             f"{info.name} has no test split and no validation split to evaluate on: set data.test_path (image "
             "folders) or data.validation_split."
         )
