@@ -221,6 +221,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
         TrainingError: the run failed (it diverged: nothing is exported, the last good backup is kept).
     """
     started = time.time()
+    commit = git_commit()  # the code this run imported (the checkout may move on while it trains)
     workdir = os.path.abspath(os.fspath(workdir))
     _validate(config)
     keras.utils.set_random_seed(config.seed)
@@ -432,7 +433,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
         "workdir": workdir,
         "seed": config.seed,
         "command": command,
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "machine": machine_facts(),
     }
     with open(os.path.join(workdir, "summary.json"), "w") as f:
