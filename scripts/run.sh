@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job (README's first command): installs the package and the real Fashion-MNIST data, then trains
-# the default recipe (fashion_mnist_resnet20: ResNet-20, ~10 minutes on 2 cores) end to end: W&B offline
+# the default recipe (fashion_mnist_resnet20: ResNet-20, 6-10 minutes on 2 cores) end to end: W&B offline
 # unless an API key is configured, files under runs/, the trained model exported to saved_models/.
 # Extra arguments go to `python -m training`, e.g. `bash scripts/run.sh cifar10_resnet20 --smoke`.
 set -euo pipefail

@@ -1,7 +1,7 @@
 """`python -m training CONFIG [options]`: run a recipe.
 
 Examples:
-    python -m training fashion_mnist_resnet20                      # the default recipe, ~10 minutes on 2 cores
+    python -m training fashion_mnist_resnet20                      # the default recipe, 6-10 minutes on 2 cores
     python -m training cifar10_resnet56 --set optimizer.learning_rate=0.05 --wandb offline
     python -m training fashion_mnist_resnet20 --workdir runs/x --resume    # continue after a crash
     python -m training --list
