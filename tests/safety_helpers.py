@@ -35,29 +35,25 @@ def snapshot(root, skip=()):
     following links and leaving out the relative paths in `skip` (and everything under them)."""
     root = os.fspath(root)
     skip = tuple(os.path.normpath(s) for s in skip)
+
+    def skipped(rel):
+        return rel in skip or rel.startswith(tuple(s + os.sep for s in skip))
+
     found = {}
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(dirpath, root)
         kept = []
-        for name in sorted(dirnames):
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            if rel in skip or rel.startswith(tuple(s + os.sep for s in skip)):
+        for name in sorted(dirnames) + sorted(filenames):
+            rel, path = os.path.normpath(os.path.join(rel_dir, name)), os.path.join(dirpath, name)
+            if skipped(rel):
                 continue
-            path = os.path.join(dirpath, name)
             if os.path.islink(path):
                 found[rel] = "link -> " + os.readlink(path)
-            else:
+            elif os.path.isdir(path):
                 found[rel] = "dir"
                 kept.append(name)
+            else:
+                with open(path, "rb") as f:
+                    found[rel] = hashlib.sha256(f.read()).hexdigest()
         dirnames[:] = kept
-        for name in sorted(filenames):
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            if rel in skip or rel.startswith(tuple(s + os.sep for s in skip)):
-                continue
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path):
-                found[rel] = "link -> " + os.readlink(path)
-                continue
-            with open(path, "rb") as f:
-                found[rel] = hashlib.sha256(f.read()).hexdigest()
     return found
