@@ -6,7 +6,9 @@ machine hits every candidate alike; each worker reports the median of its own re
 and the tables give the median over rounds with the range. Ratios are computed per round (the paired
 runs) and summarized the same way. The machine's matrix-multiply ceiling is measured in the same run.
 
-Writes `results.json`, `RESULTS.md` and PNG plots under `--out`.
+Each run writes its own `results/<date>-<cases>.json` under `--out` (command, date, git commit, machine and
+every case's raw results), after every case, then regenerates `RESULTS.md` and `plots/` from all the files there
+(`python -m benchmarks report`; benchmarks/report.py). A run never edits another run's file.
 """
 
 import argparse
@@ -17,14 +19,15 @@ import subprocess
 import sys
 import time
 
+from benchmarks import report
 from benchmarks.worker import RESULT_PREFIX
-from training.machine import CPU_FEATURES, machine_facts  # noqa: F401  (CPU_FEATURES: part of this module's surface)
+from training.machine import CPU_FEATURES, git_commit, machine_facts  # noqa: F401  (CPU_FEATURES: this module's surface)
 
-CASES = ("ceiling", "inference", "training", "litert", "memory", "pipeline", "scaling", "time_to_accuracy",
-         "training_settings")
-# Not in a default run: time_to_accuracy needs finished training runs (--runs); training_settings is a
-# profile of the training case's ResNet-20 row (about 15 minutes), run when that row is being worked on.
-OPT_IN_CASES = ("time_to_accuracy", "training_settings")
+CASES = ("ceiling", "inference", "training", "litert", "memory", "pipeline", "scaling", "training_settings")
+# Not in a default run: training_settings is a profile of the training case's ResNet-20 row (about 15 minutes),
+# run when that row is being worked on. (Time to accuracy is not measured here: `python -m benchmarks report`
+# reads it from the committed training runs under benchmarks/runs/.)
+OPT_IN_CASES = ("training_settings",)
 
 
 class Context:
@@ -39,7 +42,6 @@ class Context:
         self.timeout = args.timeout
         self.results = {}
         self.log = print if not args.quiet else (lambda *a, **k: None)
-        self.runs_dirs = args.runs or []
         self.inference_settings = [x.strip() for x in (args.inference_settings or "").split(";") if x.strip()]
 
     def size(self, quick, full):
@@ -307,105 +309,6 @@ def case_scaling(ctx):
     return section
 
 
-def case_time_to_accuracy(ctx):
-    """Minutes of training to reach 92% and 94% accuracy on a run's per-epoch curve (`val_accuracy` of its
-    history.csv), read from finished runs.
-
-    The curve is the run's validation split (every shipped recipe holds one out of its training data); runs
-    made before 2026-12-03 evaluated the test split there instead (the removed `eval_test_each_epoch`). The
-    history has `epoch_wall_seconds` (the epoch with its evaluation; runs before 2026-12-01 17:50 UTC lack it) and `epoch_seconds` (training only); its config.json says what it
-    trained (`describe_run`). A run with `eval_flip_tta` gets a second entry, "<workdir> (flip TTA)", from its
-    `val_flip_tta_accuracy` column. A run without a per-epoch curve is reported from its summary.json: its final
-    accuracy, reached (or not) by the end of its total wall time (clock "total (final only)": an upper bound).
-    Pass workdirs with `--runs`.
-    """
-    import csv
-
-    section = {}
-    for workdir in ctx.runs_dirs:
-        history = os.path.join(workdir, "history.csv")
-        if not os.path.exists(history):
-            section[workdir] = {"error": f"no history.csv in {workdir}"}
-            continue
-        with open(history) as f:
-            rows = list(csv.DictReader(f))
-        # Keras' CSVLogger writes NA in the val_* columns of a run without validation data.
-        if not rows or any(row.get("val_accuracy", "NA") == "NA" for row in rows):
-            section.update(_final_only(workdir, len(rows)))
-            continue
-        # Wall time with the per-epoch evaluation where the run logged it (epoch_wall_seconds), else training time.
-        clock = "epoch_wall_seconds" if "epoch_wall_seconds" in rows[0] else "epoch_seconds"
-        # A run trained with eval_flip_tta also has the flip-TTA test accuracy per epoch: a second row.
-        columns = {workdir: "val_accuracy"}
-        if rows[0].get("val_flip_tta_accuracy", "NA") != "NA":
-            columns[f"{workdir} (flip TTA)"] = "val_flip_tta_accuracy"
-        for key, column in columns.items():
-            elapsed, reached = 0.0, {}
-            for row in rows:
-                elapsed += float(row[clock])
-                for target in (0.92, 0.94):
-                    if target not in reached and float(row[column]) >= target:
-                        reached[target] = elapsed / 60
-            section[key] = {"minutes_to": {str(t): reached.get(t) for t in (0.92, 0.94)},
-                            "final_accuracy": float(rows[-1][column]), "epochs": len(rows),
-                            "minutes": elapsed / 60, "clock": "wall" if clock == "epoch_wall_seconds" else "training",
-                            "setup": describe_run(workdir)}
-    return section
-
-
-def _final_only(workdir, epochs):
-    """Entries for a finished run without a per-epoch test curve: its final test accuracy (and flip-TTA accuracy)
-    from summary.json, reached by the end of the run's whole wall time (start, training, final evaluation)."""
-    path = os.path.join(workdir, "summary.json")
-    if not os.path.exists(path):
-        return {workdir: {"error": "the run has no per-epoch curve (val_accuracy) and no summary.json; train "
-                                   "with a validation split (data.validation_split)"}}
-    with open(path) as f:
-        summary = json.load(f)
-    minutes = summary["total_seconds"] / 60
-    keys = {workdir: "test_accuracy", f"{workdir} (flip TTA)": "test_accuracy_flip_tta"}
-    return {key: {"minutes_to": {str(t): minutes if summary[field] >= t else None for t in (0.92, 0.94)},
-                  "final_accuracy": summary[field], "epochs": summary.get("epochs", epochs), "minutes": minutes,
-                  "clock": "total (final only)", "setup": describe_run(workdir)}
-            for key, field in keys.items() if summary.get(field) is not None}
-
-
-def describe_run(workdir):
-    """What a run trained, from its config.json (the resolved recipe): recipe, model, batch, optimizer, schedule,
-    augmentation, label smoothing, precision (when not float32) and flip-TTA evaluation on one line; None for a
-    workdir without one."""
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            config = json.load(f)
-        model = config["model"]["name"]
-        if config["model"].get("kwargs"):
-            model += " " + ", ".join(f"{k}={v}" for k, v in config["model"]["kwargs"].items())
-        optimizer, schedule = config["optimizer"], config["schedule"]
-        augment = ", ".join(k for k, v in config.get("augment", {}).items() if v) or "none"
-        parts = [f"{config.get('recipe', 'unnamed recipe')}: {model}", f"batch {config['batch_size']}",
-                 f"{optimizer['name']} lr {optimizer['learning_rate']:g}", f"{schedule['name']} schedule",
-                 f"augment: {augment}"]
-        if config.get("loss", {}).get("label_smoothing"):
-            parts.append(f"label smoothing {config['loss']['label_smoothing']:g}")
-        precision = config.get("precision", "float32")
-        if precision == "auto":  # what it resolved to on the run's machine, from its summary.json
-            summary, resolved = os.path.join(workdir, "summary.json"), None
-            if os.path.exists(summary):
-                with open(summary) as f:
-                    resolved = json.load(f).get("precision")
-            parts.append(f"precision auto ({resolved})" if resolved else "precision auto")
-        elif precision != "float32":
-            parts.append(str(precision))
-        if config.get("eval_flip_tta"):
-            parts.append("flip TTA evaluation")
-    except (ValueError, KeyError, TypeError, AttributeError) as err:  # not a config the training app wrote
-        return f"unreadable config.json ({type(err).__name__}: {err})"
-    return "; ".join(parts)
-
-
 TORCH_REFERENCE = "PyTorch eager, channels_last (reference)"
 
 
@@ -443,12 +346,6 @@ def case_training_settings(ctx):
 CASE_FUNCTIONS = {name: globals()[f"case_{name}"] for name in CASES}
 
 
-# The /proc/cpuinfo flags that decide the speed of the benchmarked kernels (float32 SIMD width, int8 dot products,
-# bfloat16), recorded with every measurement.
-def _features(machine):
-    return {"cpu_features": machine["cpu_features"]} if "cpu_features" in machine else {}
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -462,13 +359,9 @@ def parse_args(argv=None):
                         help="output folder (default: benchmarks/ for a full run, runs/benchmarks-quick for --quick)")
     parser.add_argument("--torch-python", default=None,
                         help="a Python with torch for the PyTorch comparison (default: this one, if it has torch)")
-    parser.add_argument("--runs", nargs="*", help="training workdirs for time_to_accuracy")
     parser.add_argument("--inference-settings", default=None,
                         help="';'-separated inference rows to run (default: all), e.g. 'tensorflow compiled'")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per worker process")
-    parser.add_argument("--update", action="store_true",
-                        help="keep the cases of OUT/results.json that this run does not measure (each case records "
-                             "the command and date that measured it)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -482,37 +375,39 @@ def parse_args(argv=None):
         from keras_resnets.outputs import check_output_folder
 
         try:
-            check_output_folder(args.out, "results.json", "python -m benchmarks")
+            check_output_folder(args.out, "RESULTS.md", "python -m benchmarks", first_line=report.GENERATED)
         except ValueError as err:
             parser.error(str(err))
     return args
 
 
-def main(argv=None) -> int:
-    from benchmarks import report
+def run_name(out, cases, facts):
+    """A new file name under out/results/: the UTC date and time, then the cases (`-2`, `-3`... if taken)."""
+    stamp = facts["date"].replace("-", "").replace(":", "").replace(" UTC", "").replace(" ", "-")
+    base = f"{stamp}-{'-'.join(cases)}"[:100]
+    name, n = base, 1
+    while os.path.exists(os.path.join(out, "results", f"{name}.json")):
+        n += 1
+        name = f"{base}-{n}"
+    return name
 
+
+def main(argv=None) -> int:
     args = parse_args(argv)
     default_out = os.path.join(_root(), "runs", "benchmarks-quick") if args.quick else os.path.join(_root(), "benchmarks")
     out = args.out or default_out
     os.makedirs(out, exist_ok=True)
     ctx = Context(args)
     command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
-    results = {"machine": machine_facts(), "quick": args.quick, "rounds": ctx.rounds, "command": command, "cases": {}}
-    previous_path = os.path.join(out, "results.json")
-    if args.update and os.path.exists(previous_path):
-        with open(previous_path) as f:
-            previous = json.load(f)
-        for case, entry in previous["cases"].items():
-            entry.setdefault("measured", {"command": previous["command"], "date": previous["machine"]["date"],
-                                          **_features(previous["machine"])})
-        results = dict(previous, command=command)
+    facts = machine_facts()
+    results = {"machine": facts, "git_commit": git_commit(), "quick": args.quick, "rounds": ctx.rounds,
+               "command": command, "cases": {}}
+    name = run_name(out, args.cases, facts)
     for case in args.cases:
         ctx.log(f"== {case}")
         started = time.time()
         results["cases"][case] = CASE_FUNCTIONS[case](ctx)
         results["cases"][case]["seconds"] = round(time.time() - started, 1)
-        facts = machine_facts()
-        results["cases"][case]["measured"] = {"command": command, "date": facts["date"], **_features(facts)}
-        report.write(results, out)  # after every case, so a long run leaves what it has measured
-    ctx.log(f"wrote {out}/results.json, RESULTS.md and plots")
+        report.write(results, out, name)  # after every case, so a long run leaves what it has measured
+    ctx.log(f"wrote {out}/results/{name}.json, RESULTS.md and plots")
     return 0

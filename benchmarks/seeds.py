@@ -67,7 +67,7 @@ def aggregate(runs):
     return table
 
 
-def _cell(stat, digits):
+def cell(stat, digits):
     if stat is None:
         return "-"
     mean, std, _ = stat
@@ -81,7 +81,7 @@ def markdown(table):
         machine = f"{cpu}, {cpus} cores ({', '.join(features) or 'no listed features'})"
         seeds = ", ".join(str(s) for s in row["seeds"])
         lines.append(f"| {recipe} | {machine} | {seeds} | "
-                     + " | ".join(_cell(row.get(field), digits) for field, _, digits in FIELDS) + " |")
+                     + " | ".join(cell(row.get(field), digits) for field, _, digits in FIELDS) + " |")
     return "\n".join(lines)
 
 
