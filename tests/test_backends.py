@@ -1,6 +1,7 @@
 """The tiny variants on the JAX and PyTorch backends (subprocesses: Keras fixes its backend at import).
 
-JAX is a test dependency (CI runs it); PyTorch runs when installed (`pip install torch`), else skips.
+JAX and PyTorch (the CPU build, torch==2.13.0) are test dependencies (the `test` extra): a missing one fails the
+test rather than skipping it, so CI cannot pass without running both backends.
 """
 
 import importlib.util
@@ -22,7 +23,8 @@ CHUNKS = [LABELS[i::3] for i in range(3)]  # three subprocesses per backend, so 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_every_family_builds_trains_and_reloads(backend, labels):
     if importlib.util.find_spec(backend) is None:
-        pytest.skip(f"{backend} is not installed")
+        pytest.fail(f"{backend} is not installed, but the battery must run on it: pip install -e '.[test]' "
+                    "(bash scripts/setup.sh) installs it")
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
     result = subprocess.run(
         [sys.executable, "-m", "tests.backend_check", *labels],
