@@ -278,6 +278,7 @@ def train_package(spec):
     config = config_lib.load_recipe(spec["recipe"])
     overrides = {
         "epochs": epochs, "steps_per_epoch": steps, "batch_size": batch, "wandb.mode": "disabled",
+        "export_formats": (),  # model.keras only: the case measures training, and JAX runs export no SavedModel
         "data.name": "synthetic", "data.validation_split": None, "data.download": False,
         "data.synthetic": {"num_examples": {"train": steps * batch, "test": batch},
                            "image_shape": [size, size, channels], "num_classes": classes},

@@ -29,10 +29,10 @@ import os
 import tempfile
 import time
 
-import keras
-import numpy as np
+import keras_resnets  # first: it imports TensorFlow without its start-up log for the examples (--verbose shows it)
 
-import keras_resnets
+import keras  # noqa: I001
+import numpy as np
 from keras_resnets.outputs import check_output_folder
 from training.data import load_splits
 
@@ -194,6 +194,8 @@ def main():
     parser.add_argument("--log-every", type=int, default=10, help="steps per point of the training curve")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/degradation")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up log (hidden by default; errors always show)")
     parser.add_argument("--save-models", action="store_true")
     parser.add_argument("--precision", default="float32", choices=["float32", "auto", "mixed_bfloat16"],
                         help="auto: mixed_bfloat16 where the CPU computes bfloat16 natively, else float32")

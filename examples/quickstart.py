@@ -6,12 +6,10 @@ Run: bash scripts/setup.sh && .venv/bin/python examples/quickstart.py
 import os
 import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import keras_resnets  # first: it imports TensorFlow without its start-up log for the examples (--verbose shows it)
 
-import keras  # noqa: E402
+import keras  # noqa: E402, I001
 import numpy as np  # noqa: E402
-
-import keras_resnets  # noqa: E402
 
 # 1. A drop-in for keras.applications.ResNet50 (weights=None here: ImageNet weights need the network).
 model = keras_resnets.ResNet50(weights=None)

@@ -18,6 +18,28 @@ import sys
 if sys.getrecursionlimit() < 20000:
     sys.setrecursionlimit(20000)
 
+
+def _our_command_line():
+    """Whether this process is one of the package's command lines (`python -m keras_resnets.export` or
+    `.visualize`, or a script in the repository's examples/) run without --verbose. Their `main()` runs after
+    this package, and so Keras and TensorFlow, are imported: their quiet start has to happen here."""
+    import os
+
+    argv = list(getattr(sys, "orig_argv", ()))
+    if "--verbose" in argv or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return False
+    if "-m" in argv and argv.index("-m") + 1 < len(argv):
+        return argv[argv.index("-m") + 1] in ("keras_resnets.export", "keras_resnets.visualize")
+    scripts = [a for a in argv[1:] if a.endswith(".py")]
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+    return bool(scripts) and os.path.dirname(os.path.abspath(scripts[0])) == examples
+
+
+if _our_command_line():
+    from keras_resnets._quiet import quiet_tensorflow_import  # noqa: E402  (the standard library only)
+
+    quiet_tensorflow_import()
+
 from keras_resnets import layers  # noqa: E402
 from keras_resnets.folding import fold_batch_norm  # noqa: E402
 from keras_resnets.tta import flip_tta  # noqa: E402

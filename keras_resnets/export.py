@@ -930,6 +930,8 @@ def build_parser():
                         help="benchmark thread counts (default 1,2)")
     parser.add_argument("--benchmark-repeats", type=positive, default=50)
     parser.add_argument("--no-benchmark", action="store_true")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up log (hidden by default; errors always show)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing output directory that is an unchanged earlier export")
     parser.add_argument("--warn-only", action="store_true", help="report missed verification targets, still write")

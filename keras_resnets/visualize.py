@@ -828,6 +828,8 @@ def build_parser():
     parser.add_argument("--weights", default=None, help="weights for a registered model name (e.g. imagenet)")
     parser.add_argument("--classes", type=_int_at_least(1), help="classes for a registered model name")
     parser.add_argument("--json", help="also write the numbers as JSON here")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up log (hidden by default; errors always show)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing --out / --json files")
     return parser
 

@@ -120,3 +120,34 @@ def test_cli_options_override_the_recipe(capsys):
     assert "fashion_mnist_resnet20" in capsys.readouterr().out
     assert cli.main(["no_such_recipe"]) == 2
     assert "Unknown recipe" in capsys.readouterr().err
+
+
+def test_export_formats_are_checked_and_smoke_runs_export_none(monkeypatch, capsys):
+    import importlib.util
+    import re
+
+    from keras_resnets import export
+    from training import config as config_lib
+    from training import train
+
+    assert config_lib.EXPORT_FORMATS == tuple(export.FORMATS)
+    config = load_recipe("fashion_mnist_resnet20")
+    assert config.export_formats == ("saved_model", "int8") and apply_smoke(config).export_formats == ()
+    assert apply_overrides(apply_smoke(config), ["export_formats=('int8',)"]).export_formats == ("int8",)
+    for bad in (("saved_model", "tflite"), ("INT8",), "int8", None):
+        config.export_formats = bad
+        with pytest.raises(config_lib.ConfigError, match=r"export_formats must be a list whose items are each one "
+                                                         r"of \('saved_model', 'float32', 'float16', 'dynamic_int8', "
+                                                         r"'int8', 'onnx'\)\. Received: " + re.escape(repr(bad))):
+            config_lib.check_config(config)
+    assert cli.main(["fashion_mnist_resnet20", "--wandb", "disabled", "--set", "export_formats=('tflite',)"]) == 2
+    assert "export_formats must be a list" in capsys.readouterr().err
+    # What the run could not write is refused before any work: another backend, a missing [export] package.
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ai_edge_litert" else object())
+    with pytest.raises(config_lib.ConfigError, match=r"need \['ai_edge_litert'\].*pip install -e '\.\[export\]'"):
+        train.check_export_formats(("saved_model", "int8"))
+    train.check_export_formats(("saved_model",))
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(config_lib.ConfigError, match="need the TensorFlow backend; this run uses 'jax'"):
+        train.check_export_formats(("saved_model",))
+    train.check_export_formats(())

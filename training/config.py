@@ -2,7 +2,7 @@
 
 A recipe is a Python file with `get_config()` returning a `Config` (a dict with attribute access), in
 `training/configs/<name>.py` or at any path. Its `smoke` entry holds dotted overrides that turn the run
-into a seconds-long check (`--smoke`). Command-line `--set key.sub=value` overrides any value; values
+into a check of a minute or less (`--smoke`). Command-line `--set key.sub=value` overrides any value; values
 are parsed as Python literals and must keep the type of the value they replace.
 """
 
@@ -45,6 +45,18 @@ class Config(dict):
 def list_recipes():
     """The shipped recipe names (files in training/configs/ not starting with an underscore)."""
     return sorted(p.stem for p in CONFIG_DIR.glob("*.py") if not p.name.startswith("_"))
+
+
+def recipe_description(name: str) -> str:
+    """A shipped recipe's one-line description: its docstring's summary line, read from the file without
+    importing it. A summary that runs on to a second line is cut at its first ': ' (`"CIFAR-10 WRN-28-10,
+    Zagoruyko & Komodakis (2016)"`)."""
+    doc = (ast.get_docstring(ast.parse((CONFIG_DIR / f"{name}.py").read_text())) or "").strip()
+    if not doc:
+        return ""
+    first_line = doc.splitlines()[0].strip()
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    return paragraph.split(": ")[0] if paragraph != first_line and ": " in paragraph else first_line
 
 
 def load_recipe(name_or_path: str) -> Config:
@@ -162,8 +174,12 @@ def _is_augment_key(dotted_key: str) -> bool:
 
 
 def apply_smoke(config: Config) -> Config:
-    """The recipe's smoke override: a seconds-long run of the same code path."""
+    """The recipe's smoke override: a run of a minute or less on the same code path. It exports model.keras and
+    metadata.json only (`export_formats=()`: converting and verifying SavedModel / LiteRT files takes longer than
+    the run), unless the smoke override or a later `--set` names formats."""
     config = copy.deepcopy(config)
+    if config.get("export_formats"):
+        config["export_formats"] = ()
     for key, value in config.get("smoke", {}).items():
         set_value(config, key, copy.deepcopy(value), allow_new=key.startswith("model.kwargs."))
     return config
@@ -243,6 +259,9 @@ def _number(low=None, high=None, **kwargs):
 
 _FLAG = Rule(bool)
 _TEXT = Rule(str)
+# The format names of `keras_resnets.export.FORMATS` (not imported: it would import Keras; a test checks they
+# agree). "saved_model" is always written when any is asked for: the LiteRT files are converted from it.
+EXPORT_FORMATS = ("saved_model", "float32", "float16", "dynamic_int8", "int8", "onnx")
 
 # Every scalar key a config may hold, with its kind and range. `check_config` refuses a value outside its
 # range and a numeric key that is not declared here, so a new key cannot be added without a declared range.
@@ -252,6 +271,8 @@ SCHEMA = {
     "recipe": _TEXT,
     "run_name": Rule(str, optional=True),  # a plain name too: check_run_name
     "export_dir": _TEXT,
+    # Deployment formats written and verified beside model.keras at the end of a run (keras_resnets.export).
+    "export_formats": Rule(list, items=Rule(str, choices=EXPORT_FORMATS)),
     "model.name": _TEXT,
     "data.name": _TEXT,
     "data.data_dir": Rule(str, optional=True),

@@ -28,6 +28,18 @@ def resolve_mode(mode: str) -> str:
     return mode
 
 
+def describe_mode(mode, workdir) -> str:
+    """The W&B line at the start of a run: the mode, why (for auto), and where its files go."""
+    resolved = resolve_mode(mode)
+    if resolved == "disabled":
+        return "disabled (nothing is logged to W&B)"
+    why = ""
+    if mode == "auto":
+        why = (" (auto: an API key is configured)" if resolved == "online" else
+               " (auto: no API key in WANDB_API_KEY or ~/.netrc; --wandb online after `wandb login` uploads live)")
+    return f"{resolved}{why}; its files in {os.path.join(os.fspath(workdir), 'wandb')}"
+
+
 def keep_files_in(workdir) -> None:
     """Points every wandb directory at the run's workdir instead of $HOME."""
     base = os.path.join(os.fspath(workdir), "wandb")
@@ -63,6 +75,15 @@ class Tracker:
             settings=wandb.Settings(console="off", silent=True),
         )
 
+    def where(self):
+        """Where the run's W&B record is: the `wandb sync DIR` command that uploads an offline run, the run's
+        URL online, None when disabled."""
+        if self.run is None:
+            return None
+        if self.mode == "offline":
+            return f"wandb sync {self.run.settings.sync_dir}"
+        return self.run.url
+
     def callbacks(self, log_every_steps):
         if self.run is None:
             return []
@@ -71,7 +92,7 @@ class Tracker:
         return [WandbMetricsLogger(log_freq=log_every_steps)]
 
     def log_artifact(self, path, name, kind, metadata=None):
-        if self.run is None or not os.path.exists(path):
+        if self.run is None or path is None or not os.path.exists(path):
             return
         artifact = self._wandb.Artifact(name=name, type=kind, metadata=metadata or {})
         if os.path.isdir(path):

@@ -12,21 +12,23 @@ import contextlib
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 import uuid
 
 import keras
+import numpy as np
 
 import keras_resnets
-from keras_resnets.export import export_keras, non_finite_weights
+from keras_resnets.export import ExportError, export_keras, export_model, non_finite_weights
 from training import data as data_lib
 from training import distribute
 from training.callbacks import CrashBackup, FlipTTAEvaluation, NonFiniteError, ThroughputLogger
 from training.config import ConfigError, TrainingError, check_config, check_run_name
 from training.machine import cpu_flags, git_commit, machine_facts
 from training.recipe_parts import make_loss, make_optimizer, make_schedule
-from training.tracking import Tracker
+from training.tracking import Tracker, describe_mode
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 # /proc/cpuinfo flags of CPUs that compute bfloat16 dot products in hardware (AVX-512 BF16, Intel AMX).
@@ -154,6 +156,7 @@ def export_target(export_dir, name, *, explicit):
 
 def _validate(config):
     check_config(config)
+    check_export_formats(config.get("export_formats") or ())
 
 
 def flip_tta_evaluator(model, jit_compile=False):
@@ -196,24 +199,167 @@ def _diverged(what, backup_dir):
     return TrainingError(f"The run diverged: {what} Nothing was exported; {kept}.")
 
 
-def _export(model, export_dir, name, metadata, explicit, log):
+# The images the deployment files are verified on and (full-integer LiteRT) calibrated with: a seeded sample of
+# the validation split, disjoint where it holds enough. 1,000 make the int8 targets meaningful (99% top-1
+# agreement: at most 10 disagreements; an accuracy drop of 0.5 points: 5 images).
+EXPORT_VERIFY_IMAGES = 1000
+EXPORT_CALIBRATION_IMAGES = 500
+# What writing and verifying each format needs beyond TensorFlow (the [export] extra).
+EXPORT_PACKAGES = {"ai_edge_litert": ("float32", "float16", "dynamic_int8", "int8"),
+                   "tf2onnx": ("onnx",), "onnx": ("onnx",), "onnxruntime": ("onnx",)}
+
+
+def check_export_formats(formats):
+    """Refuses, before any work, `export_formats` the run could not write and verify: the SavedModel needs the
+    TensorFlow backend, LiteRT files ai_edge_litert, ONNX tf2onnx, onnx and onnxruntime."""
+    import importlib.util
+
+    if not formats:
+        return
+    if keras.backend.backend() != "tensorflow":
+        raise ConfigError(
+            f"export_formats={tuple(formats)!r} need the TensorFlow backend; this run uses "
+            f"{keras.backend.backend()!r}. Set export_formats=() (model.keras and metadata.json only) and export "
+            "that model.keras with python -m keras_resnets.export, or train with KERAS_BACKEND=tensorflow.")
+    missing = sorted(package for package, needed_by in EXPORT_PACKAGES.items()
+                     if set(needed_by) & set(formats) and importlib.util.find_spec(package) is None)
+    if missing:
+        raise ConfigError(
+            f"export_formats={tuple(formats)!r} need {missing} to write and verify the files, and they are not "
+            "installed: pip install -e '.[export]', or leave those formats out (export_formats=() exports "
+            "model.keras and metadata.json only).")
+
+
+def _sample(source, indices):
+    """The examples `indices` (sorted) of a split from `training.data.load_splits`, in the same form."""
+    if not isinstance(source, data_lib.EncodedImages):
+        images, labels = source
+        return images[indices], labels[indices]
+    import tensorflow as tf
+
+    wanted = tf.constant(indices, tf.int64)
+    dataset = source.dataset.enumerate().filter(lambda i, _: tf.reduce_any(tf.equal(i, wanted)))
+    return data_lib.EncodedImages(dataset.map(lambda _, element: element), len(indices), source.from_files,
+                                  source.verified, [source.paths[i] for i in indices] if source.paths else None)
+
+
+def export_images(splits, info, image_size, seed=0):
+    """Verification and calibration images for the deployment files, with labels: `{"split", "verify",
+    "verify_labels", "calibration"}`, raw float32 pixels at the evaluation size.
+
+    They come from the validation split (the training split, unaugmented, when there is none), never from the
+    test split, which is evaluated once; a sample chosen by `seed` (the same for every run seed), so that
+    class-sorted splits (image folders) give every class. Verification and calibration images are disjoint
+    unless the split is too small for both."""
+    split = "validation" if splits.get("validation") is not None else "train"
+    count = info.num_examples[split]
+    order = np.random.default_rng(seed).permutation(count)
+    verify = order[:EXPORT_VERIFY_IMAGES]
+    calibration = order[len(verify):len(verify) + EXPORT_CALIBRATION_IMAGES]
+    if len(calibration) < min(EXPORT_CALIBRATION_IMAGES, count):
+        calibration = order[-min(EXPORT_CALIBRATION_IMAGES, count):]  # a small split: shared with verification
+
+    def arrays(indices):
+        pipeline = data_lib.make_pipeline(_sample(splits[split], np.sort(indices)), info, batch_size=256,
+                                          training=False, seed=seed, image_size=image_size, one_hot=False)
+        images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in pipeline])
+        return np.concatenate(images).astype("float32"), np.concatenate(labels).astype("int64")
+
+    images, labels = arrays(verify)
+    return {"split": split, "verify": images, "verify_labels": labels, "calibration": arrays(calibration)[0]}
+
+
+def _export(model, export_dir, name, metadata, explicit, log, *, formats=(), class_names=None, images=None):
     """Exports to `export_dir/name`, or to the first free `name-K` when that folder appeared during the run (a
-    run never replaces a folder it did not create). Returns the folder written."""
+    run never replaces a folder it did not create). Returns the folder written and what the summary reports of
+    it (`{"formats", "files", "seconds"}`, and with `formats` the verification, `passed` and any `error`).
+
+    Without `formats`: model.keras and metadata.json (`export_keras`). With them: `export_model` writes those
+    files too, loads each back and checks it against the Keras model on `images` (`export_images`). Every write
+    is atomic. A failed export (a missed verification target) keeps no unverified file: the folder gets
+    model.keras and metadata.json, with the error, and the report holds the error for the run to fail on."""
+    started = time.time()
+    report = {"formats": list(formats)}
     while True:
         chosen, target = export_target(export_dir, name, explicit=False)
         try:
-            export_keras(model, target, metadata, overwrite=False)
+            if not formats:
+                export_keras(model, target, metadata, overwrite=False)
+                break
+            try:
+                meta = export_model(
+                    model, target, formats=formats, metadata=metadata, class_names=class_names,
+                    calibration_images=images["calibration"], num_calibration=len(images["calibration"]),
+                    verify_images=images["verify"], verify_labels=images["verify_labels"],
+                    num_verify=len(images["verify"]), benchmark=False, overwrite=False)
+            except FileExistsError:
+                raise
+            except Exception as err:  # noqa: BLE001  (any failure: keep the trained model, report the error)
+                error = str(err) if isinstance(err, ExportError) else f"{type(err).__name__}: {err}"
+                export_keras(model, target, {**metadata, "export_error": error}, overwrite=False)
+                report.update(passed=False, error=error)
+                break
+            verification = {fmt: result for fmt, result in meta["verification"].items() if isinstance(result, dict)}
+            report.update(verification=verification, passed=True,
+                          verified_on={"split": images["split"], "images": len(images["verify"])},
+                          calibrated_on={"split": images["split"], "images": len(images["calibration"])})
+            break
         except FileExistsError:
             continue  # created by someone else since export_target looked: take the next free name
-        if chosen != name:
-            log(f"{os.path.join(export_dir, name)} appeared during the run{' (--name)' if explicit else ''}; "
-                f"exported to {target} instead")
-        return target
+    if chosen != name:
+        log(f"{os.path.join(export_dir, name)} appeared during the run{' (--name)' if explicit else ''}; "
+            f"exported to {target} instead")
+    report.update(files=sorted(os.listdir(target)), seconds=round(time.time() - started, 1))
+    if report.get("verification"):
+        log(f"export: {', '.join(report['verification'])} verified against the Keras model on "
+            f"{len(images['verify'])} {images['split']} images: " + "; ".join(
+                f"{fmt} max abs diff {r['max_abs_diff']:.2g}, top-1 agreement {r['top1_agreement']:.4f}"
+                for fmt, r in report["verification"].items()))
+    return target, report
 
 
-def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None):
+def _duration(seconds):
+    """`42 s`, `6 min 05 s`, `2 h 03 min`."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def summary_lines(summary, wandb=None):
+    """The end of a run for a person: a few aligned lines from the summary dict (summary.json has it all).
+
+    `wandb`: what to say of W&B (the `wandb sync` command of an offline run, the URL of an online one, or the
+    mode)."""
+
+    def accuracy(key):
+        tta = summary.get(f"{key}_flip_tta")
+        return f"{summary[key]:.4f}" + (f" ({tta:.4f} with flip TTA)" if tta is not None else "")
+
+    final = "test accuracy" if summary.get("evaluated_on", "test") == "test" else "final validation accuracy"
+    rows = [
+        ("validation accuracy", accuracy("validation_accuracy") if "validation_accuracy" in summary else None),
+        (final, accuracy("test_accuracy")),
+        ("wall time", f"{_duration(summary['total_seconds'])} ({_duration(summary['train_seconds'])} training, "
+                      f"{summary['images_per_second']:.0f} images/s)"),
+        ("workdir", summary.get("workdir")),
+        ("export", summary.get("export_dir") or "none"),
+        ("W&B", wandb),
+    ]
+    rows = [(name, value) for name, value in rows if value is not None]
+    width = max(len(name) for name, _ in rows)
+    return [f"  {name:<{width}}  {value}" for name, value in rows]
+
+
+def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None, export=True, verbose=None):
     """Runs the recipe in `config` with its files in `workdir`; returns the summary dict (also written to
     `workdir/summary.json`, with the machine, commit and `command` it came from).
+
+    `log` gets the run's lines (where its files go at the start, a summary at the end); `export=False` exports
+    nothing (a smoke run's default); `verbose` is `model.fit`'s: None is a progress bar when stdout is a
+    terminal and one line per epoch otherwise (a log file, a pipe).
 
     Raises:
         ConfigError (a ValueError and a TrainingError): the run cannot start as asked (a value out of range, a
@@ -252,11 +398,17 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
     run_meta = check_workdir(workdir, resume)
     explicit_name = bool(config.get("run_name")) and run_meta is None
     requested = run_meta["run_name"] if run_meta else (config.get("run_name") or default_name)
-    run_name, export_dir = export_target(config.export_dir, requested, explicit=explicit_name)
+    if export:
+        run_name, export_dir = export_target(config.export_dir, requested, explicit=explicit_name)
+    else:
+        run_name, export_dir = check_run_name(requested), None
     make_workdir(workdir)
     log(f"workdir: {workdir}")
     log(f"export: {export_dir}" + ("" if run_name == requested else
-                                  f" ({os.path.join(config.export_dir, requested)} exists and is never replaced)"))
+                                  f" ({os.path.join(config.export_dir, requested)} exists and is never replaced)")
+        if export else "export: none (this run exports nothing)")
+    wandb_mode = config.wandb.mode if replicas["is_chief"] else "disabled"  # other workers log nothing
+    log(f"W&B: {describe_mode(wandb_mode, workdir)}")
     precision, why = resolve_precision(config.precision, strategy)
     keras.config.set_dtype_policy(precision)
     log(f"precision: {precision} ({why})")
@@ -331,6 +483,9 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
                       name=run_name, run_id=run_meta["run_id"], config=config.to_dict(),
                       tags=config.wandb.tags) if replicas["is_chief"] else Tracker("disabled", workdir=workdir,
                       project=None, entity=None, name=None, run_id=None, config=None, tags=())
+    wandb_where = tracker.where()
+    if wandb_where:
+        log(f"W&B: {'upload this run later with: ' if tracker.mode == 'offline' else 'run at '}{wandb_where}")
     monitor = "val_accuracy" if val_ds is not None else "accuracy"
     # The per-epoch curves (val_* in history.csv and W&B) and the best checkpoint come from the validation split
     # only; the test split is evaluated once, after training.
@@ -353,6 +508,8 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
     done = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     total = config.epochs * steps_per_epoch
     epoch, step_in_epoch = divmod(done, steps_per_epoch)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2  # a progress bar in a terminal; no bar redraws in a log file
     fit_start = time.time()
     exit_code = 1
     last_logs = None
@@ -361,12 +518,12 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
             # Finish the interrupted epoch from exactly where the backup left the data stream.
             last_logs = model.fit(train_stream(done), initial_epoch=epoch, epochs=epoch + 1,
                       steps_per_epoch=steps_per_epoch - step_in_epoch, validation_data=epoch_eval_ds,
-                      callbacks=callbacks, verbose=2, shuffle=False)
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
             epoch += 1
         if epoch < config.epochs:
             last_logs = model.fit(train_stream(epoch * steps_per_epoch), initial_epoch=epoch, epochs=config.epochs,
                                   steps_per_epoch=steps_per_epoch, validation_data=epoch_eval_ds, callbacks=callbacks,
-                                  verbose=2, shuffle=False)
+                                  verbose=verbose, shuffle=False)
         exit_code = 0
     except RuntimeError as err:
         step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
@@ -396,8 +553,13 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
     # The export computes in float32 whatever the training precision: the same weights (mixed-precision
     # variables are float32), and what SavedModel / LiteRT consumers expect.
     keras.config.set_dtype_policy("float32")
-    export_model = build_model(config, input_shape, info.num_classes, classifier_activation="softmax")
-    export_model.set_weights(model.get_weights())
+    formats = tuple(config.get("export_formats") or ())
+    # LiteRT files need a fixed input size: a model trained at one size and tested at another exports at the
+    # test size (the same weights: the networks end in global pooling).
+    serving_shape = (input_shape if not formats or None not in input_shape[:2]
+                     else (eval_size, eval_size, input_shape[-1]))
+    serving = build_model(config, serving_shape, info.num_classes, classifier_activation="softmax")
+    serving.set_weights(model.get_weights())
     metadata = {
         "model": config.model.name,
         "model_config": keras_resnets.get_model_config(config.model.name) | dict(config.model.kwargs),
@@ -409,8 +571,11 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
         **({"test_accuracy_flip_tta": tta_accuracy} if tta_model is not None else {}),
         "training_precision": precision,
     }
-    if replicas["is_chief"]:
-        export_dir = _export(export_model, config.export_dir, run_name, metadata, explicit_name, log)
+    export_report = None
+    if replicas["is_chief"] and export:
+        images = export_images(splits, info, eval_size) if formats else None
+        export_dir, export_report = _export(serving, config.export_dir, run_name, metadata, explicit_name, log,
+                                            formats=formats, class_names=info.class_names, images=images)
     # The last epoch's validation figures (the model that is exported), from the per-epoch evaluation.
     last = {k: v[-1] for k, v in last_logs.history.items() if v} if last_logs is not None else {}
     summary = {
@@ -429,7 +594,8 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
         "steps": total,
         "epochs": config.epochs,
         "replicas": replicas["num_replicas_in_sync"],
-        "export_dir": os.path.abspath(export_dir),
+        "export_dir": os.path.abspath(export_dir) if export_dir else None,
+        **({"export": export_report} if export_report is not None else {}),
         "workdir": workdir,
         "seed": config.seed,
         "command": command,
@@ -439,13 +605,18 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
     with open(os.path.join(workdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     tracker.summary(summary)
+    if export_report is not None and export_report.get("error"):
+        tracker.finish(exit_code=1)
+        raise TrainingError(
+            f"The run trained ({eval_split} accuracy {test_accuracy:.4f}), but the export of its "
+            f"{', '.join(formats)} files failed, and none of them was kept. {export_dir} holds model.keras and "
+            f"metadata.json only; the workdir {workdir} keeps the run (summary.json with the error, "
+            "final.weights.h5, best.keras). Export that model.keras with python -m keras_resnets.export "
+            f"(--warn-only keeps files that miss a target). The export said:\n{export_report['error']}")
     tracker.log_artifact(best_path, f"{run_name}-best", "model")
     tracker.log_artifact(export_dir, f"{run_name}-export", "model", metadata={"test_accuracy": test_accuracy})
     tracker.finish()
-    log(
-        f"test accuracy {summary['test_accuracy']:.4f}"
-        + (f" ({tta_accuracy:.4f} with flip TTA)" if tta_model is not None else "")
-        + f" | {summary['train_seconds']:.0f} s training, "
-        f"{summary['images_per_second']:.0f} images/s | exported to {summary['export_dir']}"
-    )
+    log(f"\ndone: {run_name} (everything in {os.path.join(workdir, 'summary.json')})")
+    for line in summary_lines(summary, wandb=tracker.mode if wandb_where is None else wandb_where):
+        log(line)
     return summary

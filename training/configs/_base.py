@@ -27,7 +27,13 @@ Keys:
     backup_every_steps: how often the crash backup is written (also at every epoch end).
     wandb: mode (auto | online | offline | disabled; auto = online when an API key is configured),
         project, entity, tags.
-    export_dir: where the final model is exported (saved_models/<run name>/).
+    export_dir: where the final model is exported (saved_models/<run name>/: model.keras and metadata.json).
+    export_formats: the deployment files written beside them, each loaded back and checked against the Keras
+        model by `keras_resnets.export.export_model` (names from saved_model, float32, float16, dynamic_int8,
+        int8, onnx; () for none). Default ("saved_model", "int8"): the SavedModel and the full-integer LiteRT
+        file, calibrated and verified on validation images (the training split's when there is no validation
+        split; never the test split). A missed verification target fails the run (exit 1): the export folder
+        then keeps model.keras and metadata.json only, the workdir everything. --smoke exports none.
     smoke: dotted overrides applied by --smoke.
 """
 
@@ -88,6 +94,7 @@ def base_config() -> Config:
         backup_every_steps=200,
         wandb=dict(mode="auto", project="keras_resnets", entity=None, tags=[]),
         export_dir="saved_models",
+        export_formats=("saved_model", "int8"),
         smoke=dict(epochs=1, steps_per_epoch=3, batch_size=16),
     )
 
