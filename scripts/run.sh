@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/get_fashion_mnist.sh
+# Without Fashion-MNIST (the script says why) recipes on other data still run; a Fashion-MNIST recipe stops at
+# once with exit code 2, saying where to put the files.
+bash scripts/get_fashion_mnist.sh || echo "run.sh: going on without Fashion-MNIST" >&2
 
 exec "${VENV:-.venv}/bin/python" -m training "$@"

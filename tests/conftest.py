@@ -26,3 +26,13 @@ def _fresh_keras_state():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def fashion_mnist_dir():
+    """The full Fashion-MNIST (the Debian package's folder). A test that asks for it fails, never skips, where
+    it is missing, naming the folder and `bash scripts/get_fashion_mnist.sh`; tests that need only some real
+    images use the committed sample instead (`tests.real_data.load_sample`)."""
+    from tests.real_data import require_fashion_mnist
+
+    return require_fashion_mnist()

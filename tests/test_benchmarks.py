@@ -35,20 +35,39 @@ def test_count_flops_of_resnet50_matches_the_published_figure():
     assert 7.6e9 < flops < 7.9e9
 
 
+def _check_timings(result, repeats, images=None, flops=None):
+    """A measurement's summary: as many repeats as asked, the median between their min and max, and the rates
+    derived from the median (`images` per repeat, `flops` per repeat)."""
+    assert result["repeats"] == repeats
+    assert 0 < result["min_s"] <= result["median_s"] <= result["max_s"]
+    if images is not None:
+        assert result["images_per_second"] == pytest.approx(images / result["median_s"], rel=1e-12)
+    if flops is not None:
+        assert result["gflops"] == pytest.approx(flops / result["median_s"] / 1e9, rel=1e-12)
+
+
+def _check_ceiling(result, n, repeats, backend):
+    assert result["n"] == n and result["flops"] == 2 * n**3  # an n x n by n x n matrix product
+    for key in ("numpy", backend):
+        _check_timings(result[key], repeats, flops=2 * n**3)
+    assert result["gflops"] == max(result["numpy"]["gflops"], result[backend]["gflops"])
+
+
 def test_ceiling_and_inference_kinds():
-    result = worker.ceiling({"n": 64, "repeats": 2, "warmup": 1, "backend": keras.backend.backend()})
-    assert result["gflops"] > 0 and result["numpy"]["median_s"] > 0
+    backend = keras.backend.backend()
+    _check_ceiling(worker.ceiling({"n": 64, "repeats": 2, "warmup": 1, "backend": backend}), 64, 2, backend)
     spec = {"source": "keras_resnets", "model": "resnet20", "image_size": 16, "batch_size": 2, "classes": 10,
             "mode": "compiled", "repeats": 2, "warmup": 1}
     result = worker.inference(spec)
-    assert result["repeats"] == 2 and result["images_per_second"] > 0
+    _check_timings(result, 2, images=2, flops=result["flops_per_batch"])
     assert result["flops_per_batch"] == 2 * worker.count_flops(
         keras_resnets.create_model("resnet20", input_shape=(16, 16, 3), classes=10))
     assert result["batch_norms_folded"] == 0
     folded = worker.inference(dict(spec, fold_batch_norm=True))
     assert folded["batch_norms_folded"] == 19 and folded["flops_per_batch"] == result["flops_per_batch"]
     litert = worker.inference(dict(spec, mode="litert", threads=1))
-    assert litert["threads"] == 1 and litert["batch_norms_folded"] == 19 and litert["images_per_second"] > 0
+    assert litert["threads"] == 1 and litert["batch_norms_folded"] == 19
+    _check_timings(litert, 2, images=2, flops=litert["flops_per_batch"])
     assert litert["flops_per_batch"] == result["flops_per_batch"] and litert["max_abs_diff"] < 1e-3
     with pytest.raises(ValueError, match="mode must be"):
         worker.inference(dict(spec, mode="fast"))
@@ -62,13 +81,15 @@ def test_training_kinds_measure_whole_epochs(tmp_path):
     package = worker.train_package(dict(common, recipe="cifar10_resnet20"))
     for result in (baseline, package):
         assert len(result["epoch_images_per_second"]) == 2
-        # The first epoch (tracing) is left out of the median.
+        # The first epoch (tracing) is left out of the median: one measured epoch of 2 steps of 4 images.
+        _check_timings(result, 1, images=8)
+        assert result["min_s"] == result["median_s"] == result["max_s"]
         assert result["images_per_second"] == pytest.approx(result["epoch_images_per_second"][1])
     assert package["steps_per_execution"] == 1
     memory = worker.train_memory({"source": "keras_resnets", "model": "resnet20", "image_size": 16, "batch_size": 2,
                                   "classes": 10, "repeats": 2, "warmup": 1})
     assert memory["parameters"] == keras_resnets.create_model("resnet20", classes=10).count_params()
-    assert memory["median_s"] > 0
+    _check_timings(memory, 2, images=2)
 
 
 def test_pipeline_kind_reads_the_training_pipeline():
@@ -76,7 +97,8 @@ def test_pipeline_kind_reads_the_training_pipeline():
                               "augment": {"random_crop": 2, "horizontal_flip": True},
                               "synthetic": {"num_examples": {"train": 32, "test": 8}, "image_shape": [8, 8, 3],
                                             "num_classes": 3}})
-    assert result["images_per_second"] > 0 and result["source"] == "synthetic"
+    assert result["source"] == "synthetic"
+    _check_timings(result, 2, images=3 * 8)  # 3 batches of 8 per repeat
 
 
 def test_torch_twins_have_the_keras_models_trainable_parameters():
@@ -102,17 +124,23 @@ def test_interleaving_rotates_the_order_and_ratios_are_paired(monkeypatch):
     runs = runner.interleaved(ctx, {"a": ({"name": "a", "speed": 2.0}, "tensorflow", None),
                                     "b": ({"name": "b", "speed": 1.0}, "tensorflow", None)})
     assert calls == ["a", "b", "b", "a", "a", "b"]
-    assert runner.stat(runs["a"])["n"] == 3
-    r = runner.ratio(runs["a"], runs["b"])
-    assert r["n"] == 3 and r["min"] <= r["median"] <= r["max"]
+    # The fake speeds double on odd calls: a measures 4, 2, 4 and b 1, 2, 1 over the three rounds.
+    assert [r["images_per_second"] for r in runs["a"]] == [4.0, 2.0, 4.0]
+    assert [r["images_per_second"] for r in runs["b"]] == [1.0, 2.0, 1.0]
+    assert runner.stat(runs["a"]) == {"median": 4.0, "min": 2.0, "max": 4.0, "n": 3}
+    # Ratios are paired by round (4, 1, 4), not the quotient of the medians (4 / 1).
+    assert runner.ratio(runs["a"], runs["b"]) == {"median": 4.0, "min": 1.0, "max": 4.0, "n": 3}
+    assert runner.ratio(runs["a"], runs["b"], invert=True) == {"median": 0.25, "min": 0.25, "max": 1.0, "n": 3}
     assert runner.stat([{"error": "boom"}])["error"] == "boom"
 
 
-def test_runner_rejects_bad_arguments():
-    with pytest.raises(SystemExit):
+def test_runner_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit) as exited:
         runner.parse_args(["--cases", "inference,warp_speed"])
-    with pytest.raises(SystemExit):
+    assert exited.value.code == 2 and "unknown case(s) ['warp_speed']; allowed: " in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
         runner.parse_args(["--rounds", "0"])
+    assert exited.value.code == 2 and "--rounds must be >= 1. Received: 0" in capsys.readouterr().err
 
 
 def test_runner_writes_only_into_its_own_output_folders(tmp_path, capsys):
@@ -135,7 +163,8 @@ def test_runner_writes_only_into_its_own_output_folders(tmp_path, capsys):
         assert runner.parse_args(["--cases", "ceiling", "--out", str(out)]).out == str(out)
 
 
-def test_quick_run_writes_json_markdown_and_plots(tmp_path):
+def test_quick_run_writes_json_markdown_and_plots(tmp_path, fashion_mnist_dir):
+    """The pipeline case reads the real Fashion-MNIST (the Debian package), so this test needs it."""
     out = tmp_path / "bench"
     env = dict(os.environ, PYTHONPATH=ROOT)
     done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--cases", "ceiling,pipeline,scaling",
@@ -145,10 +174,21 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path):
     (name,) = os.listdir(out / "results")
     results = json.loads((out / "results" / name).read_text())
     assert results["quick"] and set(results["cases"]) == {"ceiling", "pipeline", "scaling"}
-    assert results["cases"]["ceiling"]["gflops"] > 0
-    for label, entry in results["cases"]["pipeline"].items():
-        if label not in ("seconds", "measured"):
-            assert entry["stats"]["median"] > 0, label
+    assert results["rounds"] == 1
+    ceiling = results["cases"]["ceiling"]
+    for backend in ("tensorflow", "jax"):
+        assert len(ceiling[backend]) == 1
+        _check_ceiling(ceiling[backend][0], 256, 3, backend)  # --quick: n=256, 3 repeats
+    assert ceiling["gflops"] == max(run["gflops"] for backend in ("tensorflow", "jax") for run in ceiling[backend])
+    pipelines = {label: entry for label, entry in results["cases"]["pipeline"].items()
+                 if label not in ("seconds", "measured")}
+    assert len(pipelines) == 3
+    for label, entry in pipelines.items():
+        [run] = entry["runs"]  # one round
+        _check_timings(run, 1, images=5 * 16)  # --quick: 5 batches of 16, one repeat
+        assert entry["stats"] == {"median": run["images_per_second"], "min": run["images_per_second"],
+                                  "max": run["images_per_second"], "n": 1}, label
+        assert run["source"] == ("synthetic" if label.startswith("CIFAR") else f"idx:{fashion_mnist_dir}"), label
     assert results["command"].startswith("python -m benchmarks --quick")
     text = (out / "RESULTS.md").read_text()
     assert "QUICK MODE" in text and "#### How cost grows" in text and "#### Input pipeline alone" in text

@@ -83,7 +83,7 @@ def test_wide_resnet_depth_and_width():
 
 def test_validation_happens_before_building():
     before = len(keras.src.backend.common.global_state.get_global_attribute("name_uids", {}) or {})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"`shortcut` must be one of .*Received: shortcut='identity'"):
         keras_resnets.create_model("resnet50", shortcut="identity")
     after = len(keras.src.backend.common.global_state.get_global_attribute("name_uids", {}) or {})
     assert before == after  # no layer (not even the Input) was created

@@ -1,5 +1,6 @@
-"""training/data.py: local loaders on files written here (and the real Fashion-MNIST when installed), fast
-failures without data or network, and deterministic, augmenting tf.data pipelines."""
+"""training/data.py: local loaders on files written here and on the real Fashion-MNIST (the Debian package;
+its test fails, never skips, where it is missing), fast failures without data or network, and deterministic,
+augmenting tf.data pipelines."""
 
 import gzip
 import os
@@ -116,9 +117,8 @@ def test_idx_label_count_mismatch(tmp_path):
         data.load_splits({"name": "mnist", "data_dir": str(tmp_path)})
 
 
-@pytest.mark.skipif(not os.path.isdir(FASHION_DIR),
-                    reason=f"Debian package {data.DEBIAN_FASHION_MNIST_PACKAGE} is not installed ({FASHION_DIR})")
-def test_real_fashion_mnist():
+def test_real_fashion_mnist(fashion_mnist_dir):
+    assert str(fashion_mnist_dir) == FASHION_DIR  # the folder the loader looks in is the one the tests check
     splits, info = data.load_splits({"name": "fashion_mnist"})
     assert info.source == f"idx:{FASHION_DIR}"
     assert splits["train"][0].shape == (60000, 28, 28, 1) and splits["test"][0].shape == (10000, 28, 28, 1)
@@ -310,8 +310,11 @@ def test_unprepared_tfds_copy_is_reported(tmp_path):
 def test_prepared_tfds_sets_load_without_network(tmp_path, monkeypatch):
     """Prepares tiny mnist and imagenette copies with tfds (its downloader replaced by local files), then loads
     them through data_dir: mnist into memory, imagenette as encoded JPEGs with a held-out validation slice."""
-    tfds = pytest.importorskip("tensorflow_datasets")
-    mnist_module = pytest.importorskip("tensorflow_datasets.image_classification.mnist")
+    import importlib
+
+    import tensorflow_datasets as tfds  # the [train] extra: its absence fails, never skips
+
+    mnist_module = importlib.import_module("tensorflow_datasets.image_classification.mnist")
     raw = tmp_path / "raw"
     raw.mkdir()
     written = _idx_set(raw, n_train=12, n_test=5, shape=(28, 28), compress_train=False)

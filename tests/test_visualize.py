@@ -1,4 +1,5 @@
-"""keras_resnets.visualize: every tool on tiny models with real Fashion-MNIST pixels, checked by value."""
+"""keras_resnets.visualize: every tool on tiny models with real Fashion-MNIST pixels (the committed sample,
+tests/data/), checked by value."""
 
 import json
 import os
@@ -12,21 +13,19 @@ import pytest
 
 import keras_resnets
 from keras_resnets import visualize as V
-from keras_resnets.export import load_images, load_labels
+from tests.real_data import load_sample
 from tests.tiny_models import TINY, build
 
 ROOT = Path(__file__).resolve().parents[1]
-FM_DIR = Path("/usr/share/datasets/fashion-mnist")
 COMMITTED = ROOT / "saved_models" / "fashion_mnist_resnet20" / "model.keras"
 TINY_CIFAR = dict(stage_depths=(2, 2, 2), stage_widths=(4, 8, 16), stem_width=4, classes=10)
 
 
 def _fashion_mnist(count):
-    """Real Fashion-MNIST test images (N, 28, 28, 1) in [0, 255] and labels, from the Debian package."""
-    images = FM_DIR / "t10k-images-idx3-ubyte.gz"
-    if not images.exists():
-        pytest.skip(f"Fashion-MNIST is not installed in {FM_DIR} (apt-get install dataset-fashion-mnist)")
-    return load_images(images, (28, 28, 1), count), load_labels(FM_DIR / "t10k-labels-idx1-ubyte.gz", count)
+    """Real Fashion-MNIST test images (N, 28, 28, 1) as float32 in [0, 255] and their labels: the first `count`
+    of the committed sample (tests/data/; the first 200 are the test file's first 200)."""
+    images, labels = load_sample(count)
+    return images.astype("float32"), labels
 
 
 def _tiny(name="resnet20", size=28, **kwargs):
@@ -261,18 +260,38 @@ def _cli(*args):
 
 
 def test_command_line_on_the_committed_model(tmp_path):
-    _fashion_mnist(1)
-    run = _cli("lesion", COMMITTED, "--out", tmp_path / "lesion.png", "--count", 200, "--json", tmp_path / "l.json")
+    images, labels = load_sample(200)
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "labels.npy", labels)
+    data = ["--images", tmp_path / "images.npy", "--labels", tmp_path / "labels.npy"]
+    run = _cli("lesion", COMMITTED, "--out", tmp_path / "lesion.png", *data, "--json", tmp_path / "l.json")
     assert run.returncode == 0, run.stderr[-2000:]
     study = json.loads((tmp_path / "l.json").read_text())["model"]
     assert study["num_images"] == 200 and study["baseline"] > 0.85 and len(study["rows"]) == 9
+    # The baseline is the committed model's own accuracy on those images, computed here.
+    predictions = keras.models.load_model(COMMITTED).predict(images.astype("float32"), verbose=0)
+    assert study["baseline"] == pytest.approx(np.mean(predictions.argmax(-1) == labels), abs=1e-9)
     assert (tmp_path / "lesion.png").read_bytes()[:4] == b"\x89PNG"
-    run = _cli("grad-cam", "resnet20", "--out", tmp_path / "cam.png", "--count", 2, "--method", "gradcam++")
+    run = _cli("grad-cam", "resnet20", "--out", tmp_path / "cam.png", "--images", tmp_path / "images.npy",
+               "--count", 2, "--method", "gradcam++")
     assert run.returncode == 0, run.stderr[-2000:]
     bad = _cli("lesion", tmp_path / "missing.keras", "--out", tmp_path / "x.png")
     assert bad.returncode == 2 and "Model file not found" in bad.stderr and "Traceback" not in bad.stderr
     bad = _cli("attention", COMMITTED, "--out", tmp_path / "x.png", "--count", 1)
     assert bad.returncode == 2 and "no attention soft masks" in bad.stderr and not (tmp_path / "x.png").exists()
+
+
+def test_cli_images_default_to_the_debian_test_set(tmp_path, monkeypatch):
+    """Without --images the CLI reads the Fashion-MNIST test files of the Debian package's folder (here a
+    stand-in folder, gzip'd or not); where they are missing it says where and how to get them."""
+    monkeypatch.setattr(V, "FASHION_MNIST_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=f"not in {tmp_path} .*apt-get install dataset-fashion-mnist"):
+        V._data_file(None, "images")
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"")
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
+    assert V._data_file(None, "images") == str(tmp_path / "t10k-images-idx3-ubyte")
+    assert V._data_file(None, "labels") == str(tmp_path / "t10k-labels-idx1-ubyte.gz")
+    assert V._data_file("mine.npy", "images") == "mine.npy"
 
 
 def test_save_writes_through_a_unique_temporary_file(tmp_path, monkeypatch):
@@ -426,7 +445,7 @@ def test_cli_writes_both_outputs_and_overwrites_only_when_asked(tmp_path, cli_fi
 
 
 def test_tools_run_on_the_jax_backend():
-    _fashion_mnist(1)
+    _fashion_mnist(1)  # a missing sample fails here, saying what to do, rather than in the subprocess
     code = (
         "import numpy as np, keras_resnets\n"
         "from keras_resnets import visualize as V\n"
