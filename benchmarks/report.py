@@ -3,7 +3,8 @@
 Nothing is measured here. The inputs are `DIR/results/*.json` (one file per measurement run of
 `python -m benchmarks`, written by the runner with its command, date, git commit and machine) and `DIR/runs/*/`
 (the small result files of finished training runs, `summary.json`, `history.csv` and `config.json`, which
-`scripts/seed_runs.sh` copies there). The output is `DIR/RESULTS.md` and `DIR/plots/*.png`, the same bytes for
+`scripts/seed_runs.sh` copies there, and an optional `note.txt`: what a reader must know about the run, printed
+beside its command). The output is `DIR/RESULTS.md` and `DIR/plots/*.png`, the same bytes for
 the same inputs (sorted inputs, no clock, PNGs without a software stamp): a clean clone regenerates the committed
 RESULTS.md byte for byte, and a test checks it.
 
@@ -273,6 +274,8 @@ def load_runs(out_dir):
         run = seeds_lib.read_run(path)
         run["name"] = name
         run["curve"] = read_curve(path)
+        note = os.path.join(path, "note.txt")  # what a reader must know about the run (e.g. a shared machine)
+        run["note"] = open(note).read().strip() if os.path.isfile(note) else None
         runs.append(run)
     return runs
 
@@ -310,7 +313,8 @@ def training_sections(members, plot_name):
                        f"{_fmt(s.get('test_accuracy_flip_tta'), 4)} | {_fmt(s.get('total_seconds', 0) / 60)} | "
                        f"{commit} |")
     lines += ["", "Commands:", ""]
-    lines += [f"- {run['name']}: `{run['summary'].get('command', 'not recorded')}`" for run in members]
+    lines += [f"- {run['name']}: `{run['summary'].get('command', 'not recorded')}`"
+              + (f". Note: {run['note']}" if run["note"] else "") for run in members]
     lines += ["", f"![validation accuracy against wall time](plots/{plot_name})", ""]
     return lines
 

@@ -21,7 +21,7 @@ if sys.getrecursionlimit() < 20000:
 
 def _our_command_line():
     """Whether this process is one of the package's command lines (`python -m keras_resnets.export` or
-    `.visualize`, or a script in the repository's examples/) run without --verbose. Their `main()` runs after
+    `.visualize`, `python -m benchmarks`, or a script in the repository's examples/) run without --verbose. Their `main()` runs after
     this package, and so Keras and TensorFlow, are imported: their quiet start has to happen here."""
     import os
 
@@ -29,7 +29,8 @@ def _our_command_line():
     if "--verbose" in argv or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         return False
     if "-m" in argv and argv.index("-m") + 1 < len(argv):
-        return argv[argv.index("-m") + 1] in ("keras_resnets.export", "keras_resnets.visualize")
+        return argv[argv.index("-m") + 1] in ("keras_resnets.export", "keras_resnets.visualize", "benchmarks",
+                                              "benchmarks.seeds")
     scripts = [a for a in argv[1:] if a.endswith(".py")]
     examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
     return bool(scripts) and os.path.dirname(os.path.abspath(scripts[0])) == examples

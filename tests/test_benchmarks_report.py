@@ -61,6 +61,7 @@ def test_report_groups_by_machine_and_reads_training_runs(tmp_path):
         _results(XEON, "python -m benchmarks --cases pipeline --rounds 3", {"pipeline": _pipeline(2000.0)})))
     _run(out / "runs" / "fast-seed0", "fast", 0, XEON, [0.90, 0.925, 0.941], 0.938)
     _run(out / "runs" / "fast-seed1", "fast", 1, XEON, [0.91, 0.93, 0.935], 0.936)
+    (out / "runs" / "fast-seed1" / "note.txt").write_text("shared the cores with another run.\n")
     files = report.report_files(str(out))
     text = files["RESULTS.md"]
     assert text.startswith(report.GENERATED + "\n")
@@ -74,7 +75,8 @@ def test_report_groups_by_machine_and_reads_training_runs(tmp_path):
     assert "| fast | 0, 1 | 0.9370 ± 0.0014 | - | 0.9380 ± 0.0042 | 3.5 ± 0.0 |" in text
     assert "| fast-seed0 | 0 | 2.0 | 3.0 | 0.9410 | 0.9380 | n/a | 3.5 | fedcba987654 |" in text
     assert "| fast-seed1 | 1 | 2.0 | n/a | 0.9350 | 0.9360 | n/a | 3.5 | fedcba987654 |" in text
-    assert "- fast-seed1: `python -m training fast --seed 1`" in text
+    assert "- fast-seed1: `python -m training fast --seed 1`. Note: shared the cores with another run." in text
+    assert "- fast-seed0: `python -m training fast --seed 0`\n" in text
     assert text.index("### Training runs") > xeon  # the runs' machine
     curve_plots = [name for name in files if name.startswith("plots/time-to-accuracy-intel-xeon-")]
     assert len(curve_plots) == 1 and files[curve_plots[0]][:8] == b"\x89PNG\r\n\x1a\n"
