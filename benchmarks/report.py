@@ -294,10 +294,11 @@ def _seeds_rows(members):
 def training_sections(members, plot_name):
     """Markdown lines for the training runs of one machine: mean ± std over seeds, then one row per run."""
     lines = ["### Training runs: accuracy over seeds", "",
-             "Each recipe's runs on this machine (`bash scripts/seed_runs.sh RECIPE SEED ...`; one run at a time, "
-             "alone on the machine). Test accuracy is evaluated once, at the end, on the model the recipe chose "
-             "without looking at test data; the validation split (5,000 training images, the same for every seed) "
-             "gave every per-epoch figure. Mean ± sample standard deviation over seeds (`python -m benchmarks.seeds`); "
+             "Each recipe's runs on this machine (`bash scripts/seed_runs.sh RECIPE SEED ...`, one run at a time; a run "
+             "that shared the machine says so in its note below, and its wall time is not a figure). Test accuracy is "
+             "evaluated once, at the end, on the model the recipe chose without looking at test data; the validation "
+             "split (`data.validation_split` of the training data, the same for every seed) gave every per-epoch "
+             "figure. Mean ± sample standard deviation over seeds (`python -m benchmarks.seeds`); "
              "minutes are wall time from start to export.", ""]
     lines += _seeds_rows(members)
     lines += ["", "Per run: minutes of wall time (each epoch with its validation evaluation) until the validation "
@@ -514,8 +515,12 @@ def main(argv=None) -> int:
             for rel, data in report_files(out).items():
                 path = os.path.join(out, rel)
                 want = data.encode() if isinstance(data, str) else data
-                if not os.path.isfile(path) or open(path, "rb").read() != want:
+                if not os.path.isfile(path):
                     stale.append(rel)
+                    continue
+                with open(path, "rb") as f:
+                    if f.read() != want:
+                        stale.append(rel)
             if stale:
                 print(f"out of date in {out}: {', '.join(stale)} (run python -m benchmarks report --out {args.out})",
                       file=sys.stderr)
