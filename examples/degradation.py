@@ -16,7 +16,7 @@ The recipe is the paper's (SGD momentum 0.9, batch 128, learning rate 0.1, weigh
 BatchNorm momentum 0.9, Torch's default) with a cosine decay over the schedule instead of the paper's steps
 at 32k/48k iterations. `--precision auto` trains in bfloat16 where the CPU computes it natively (AVX-512 BF16,
 AMX), as the training app does. Fashion-MNIST comes from the Debian package dataset-fashion-mnist; CIFAR-10 from
-a local copy (see training/data.py: nothing is downloaded here). Writes `degradation.json` (the curves and
+a local copy (see training/data/: nothing is downloaded here). Writes `degradation.json` (the curves and
 final errors), `degradation.png` and, with `--save-models`, each trained model as `<name>.keras` (for
 `python -m keras_resnets.visualize`). After every epoch each model's state (weights, optimizer, curves) is
 saved under `<out>/state/`, so `--resume` continues where a run stopped (the flips of a resumed epoch are drawn

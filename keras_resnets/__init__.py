@@ -1,28 +1,31 @@
 """keras_resnets: the residual family of image classifiers for Keras 3.
 
-Public surface:
-- CamelCase factories with the keras.applications signature: `ResNet50`, `ResNet50V2`, `DenseNet121`,
-  `ResNeXt50_32x4d`, `ResNet20`, `Plain56`, `PreActResNet164`, `DenseNetBC100_12`, `Attention56`, ...,
-  `CIFARResNet(depth, ...)` for any 6n+2 / 9n+2 CIFAR ResNet and `WideResNet(depth, width_factor, ...)`
-  for any WRN-d-k.
+Public surface, and where each part lives:
+- CamelCase factories with the keras.applications signature, each a `def` in its family module:
+  `resnet` (ResNet v1, ResNeXt, Wide and CIFAR ResNets: `ResNet50`, `ResNeXt50_32x4d`, `ResNet20`, `Plain56`,
+  `PreActResNet164`, `WRN28_10`, ..., `CIFARResNet(depth, ...)` for any 6n+2 / 9n+2 CIFAR ResNet and
+  `WideResNet(depth, width_factor, ...)` for any WRN-d-k), `resnet_v2` (`ResNet50V2`, ...), `densenet`
+  (`DenseNet121`, `DenseNetBC100_12`, ...) and `attention` (`Attention56`, ...). The keras.applications
+  drop-ins (`ResNet50/101/152`, `ResNet50V2/101V2/152V2`, `DenseNet121/169/201`) take its arguments in its
+  positions; every factory takes them by keyword.
 - The registry: `list_models`, `create_model`, `get_model_config`, `get_model_spec`, `list_pretrained`.
 - Preprocessing: `preprocess_input`, `preprocessing_mode`, `decode_predictions`.
 - Custom layers (registered for safe-mode loading): `keras_resnets.layers`.
-- Inference: `fold_batch_norm(model)`, a copy with each convolution's BatchNormalization folded into it.
+- Inference: `fold_batch_norm(model)`, a copy with each convolution's BatchNormalization folded into it;
+  `flip_tta(model)`, flip test-time augmentation.
+- `deep_recursion()`: the raised recursion limit that loading a saved CIFAR ResNet-1202 needs
+  (`with keras_resnets.deep_recursion(): keras.saving.load_model(path)`); the builders use it themselves,
+  and importing the package leaves the interpreter's limit alone.
 """
 
 import sys
 
-# Keras walks a Functional graph recursively (building, saving and loading it); the deepest variants
-# (CIFAR ResNet-1202, pre-activation ResNet-1001) nest deeper than Python's default limit of 1000.
-if sys.getrecursionlimit() < 20000:
-    sys.setrecursionlimit(20000)
-
 
 def _our_command_line():
     """Whether this process is one of the package's command lines (`python -m keras_resnets.export` or
-    `.visualize`, `python -m benchmarks`, or a script in the repository's examples/) run without --verbose. Their `main()` runs after
-    this package, and so Keras and TensorFlow, are imported: their quiet start has to happen here."""
+    `.visualize`, `python -m benchmarks`, or a script in the repository's examples/) run without --verbose.
+    Their `main()` runs after this package, and so Keras and TensorFlow, are imported: their quiet start has
+    to happen here."""
     import os
 
     argv = list(getattr(sys, "orig_argv", ()))
@@ -42,8 +45,7 @@ if _our_command_line():
     quiet_tensorflow_import()
 
 from keras_resnets import layers  # noqa: E402
-from keras_resnets.folding import fold_batch_norm  # noqa: E402
-from keras_resnets.tta import flip_tta  # noqa: E402
+from keras_resnets._common import deep_recursion  # noqa: E402
 from keras_resnets._registry import (  # noqa: E402
     create_model,
     get_model_config,
@@ -51,20 +53,81 @@ from keras_resnets._registry import (  # noqa: E402
     list_models,
     list_pretrained,
 )
+from keras_resnets.attention import (  # noqa: E402
+    Attention56,
+    Attention92,
+    Attention92CIFAR,
+    Attention236CIFAR,
+    Attention452CIFAR,
+)
+from keras_resnets.densenet import (  # noqa: E402
+    DenseNet121,
+    DenseNet161,
+    DenseNet169,
+    DenseNet201,
+    DenseNet264,
+    DenseNetBC100_12,
+    DenseNetBC190_40,
+    DenseNetBC250_24,
+)
+from keras_resnets.folding import fold_batch_norm  # noqa: E402
 from keras_resnets.preprocessing import (  # noqa: E402
     decode_predictions,
     preprocess_input,
     preprocessing_mode,
 )
+from keras_resnets.resnet import (  # noqa: E402
+    CIFARResNet,
+    Plain20,
+    Plain32,
+    Plain44,
+    Plain56,
+    Plain110,
+    PreActResNet164,
+    PreActResNet1001,
+    ResNet18,
+    ResNet20,
+    ResNet32,
+    ResNet34,
+    ResNet44,
+    ResNet50,
+    ResNet50D,
+    ResNet50V1_5,
+    ResNet56,
+    ResNet101,
+    ResNet101V1_5,
+    ResNet110,
+    ResNet152,
+    ResNet152V1_5,
+    ResNet200,
+    ResNet1202,
+    ResNeXt29_8x64d,
+    ResNeXt29_16x64d,
+    ResNeXt50_32x4d,
+    ResNeXt101_32x4d,
+    ResNeXt101_32x8d,
+    ResNeXt101_64x4d,
+    WideResNet,
+    WideResNet50_2,
+    WideResNet101_2,
+    WRN16_2,
+    WRN16_4,
+    WRN16_8,
+    WRN22_8,
+    WRN28_2,
+    WRN28_10,
+    WRN40_2,
+    WRN40_4,
+)
+from keras_resnets.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2  # noqa: E402
+from keras_resnets.tta import flip_tta  # noqa: E402
 from keras_resnets import attention as _attention  # noqa: E402
 from keras_resnets import densenet as _densenet  # noqa: E402
 from keras_resnets import resnet as _resnet  # noqa: E402
 from keras_resnets import resnet_v2 as _resnet_v2  # noqa: E402
 
-FACTORIES = {}
-for _family in (_resnet, _resnet_v2, _densenet, _attention):
-    FACTORIES.update(_family.FACTORIES)
-globals().update(FACTORIES)
+# Every public factory by name (each family module's `FACTORIES`).
+FACTORIES = {**_resnet.FACTORIES, **_resnet_v2.FACTORIES, **_densenet.FACTORIES, **_attention.FACTORIES}
 
 __version__ = "0.1.0"
 __all__ = [
@@ -79,5 +142,61 @@ __all__ = [
     "list_pretrained",
     "preprocess_input",
     "preprocessing_mode",
-    *sorted(FACTORIES),
+    "Attention236CIFAR",
+    "Attention452CIFAR",
+    "Attention56",
+    "Attention92",
+    "Attention92CIFAR",
+    "CIFARResNet",
+    "DenseNet121",
+    "DenseNet161",
+    "DenseNet169",
+    "DenseNet201",
+    "DenseNet264",
+    "DenseNetBC100_12",
+    "DenseNetBC190_40",
+    "DenseNetBC250_24",
+    "Plain110",
+    "Plain20",
+    "Plain32",
+    "Plain44",
+    "Plain56",
+    "PreActResNet1001",
+    "PreActResNet164",
+    "ResNeXt101_32x4d",
+    "ResNeXt101_32x8d",
+    "ResNeXt101_64x4d",
+    "ResNeXt29_16x64d",
+    "ResNeXt29_8x64d",
+    "ResNeXt50_32x4d",
+    "ResNet101",
+    "ResNet101V1_5",
+    "ResNet101V2",
+    "ResNet110",
+    "ResNet1202",
+    "ResNet152",
+    "ResNet152V1_5",
+    "ResNet152V2",
+    "ResNet18",
+    "ResNet20",
+    "ResNet200",
+    "ResNet32",
+    "ResNet34",
+    "ResNet44",
+    "ResNet50",
+    "ResNet50D",
+    "ResNet50V1_5",
+    "ResNet50V2",
+    "ResNet56",
+    "WRN16_2",
+    "WRN16_4",
+    "WRN16_8",
+    "WRN22_8",
+    "WRN28_10",
+    "WRN28_2",
+    "WRN40_2",
+    "WRN40_4",
+    "WideResNet",
+    "WideResNet101_2",
+    "WideResNet50_2",
 ]

@@ -1,49 +1,56 @@
-"""What every family shares: argument checks, the input, the head, weight loading and feature taps.
+"""What every family shares: argument checks, config fields, layer helpers, the recursion limit, input and head.
 
-Each family module builds its body (stem and stages) and hands it to `build_classifier`, which wraps it
-with the keras.applications public surface (`include_top`, `weights`, `input_tensor`, `input_shape`,
-`pooling`, `classes`, `classifier_activation`, `name`) and the package's own (`include_preprocessing`,
-`features_only`).
+Each family describes its architecture with a frozen, keyword-only config dataclass whose fields are declared
+with `option(default, check, ...)` and checked by `validate_fields` (one set of checks for every family). Its
+builder makes the body (stem and stages) and hands it to `build_classifier`, which wraps it with the
+keras.applications public surface (`include_top`, `weights`, `input_tensor`, `input_shape`, `pooling`,
+`classes`, `classifier_activation`, `name`) and the package's own (`include_preprocessing`, `features_only`),
+checked as one `CommonArgs`. This module never imports the registry; the registry never imports it.
 """
 
+import contextlib
 import dataclasses
+import functools
 import os
-import socket
-from typing import Callable, Optional
+import sys
+from typing import Callable
 
 import keras
 from keras import layers
 
-from keras_resnets.layers import PREPROCESSING_MODES, ImagePreprocessing
+from keras_resnets._weights import WEIGHT_FILE_SUFFIXES, imagenet_weights_path, load_weights_file
+from keras_resnets.layers import PREPROCESSING_MODES, BatchNormalization, ImagePreprocessing
 
 POOLING_MODES = (None, "avg", "max")
-WEIGHT_FILE_SUFFIXES = (".keras", ".weights.h5", ".h5")
-_DOWNLOAD_TIMEOUT_S = 10
+# Keras walks a Functional graph recursively when it builds one (and when it loads or clones one): CIFAR
+# ResNet-1202 nests deeper than Python's default limit of 1000.
+RECURSION_LIMIT = 20000
+_FRACTIONS = {"[0, 1)": lambda v: 0 <= v < 1, "(0, 1)": lambda v: 0 < v < 1, "(0, 1]": lambda v: 0 < v <= 1}
 
 
-@dataclasses.dataclass(frozen=True)
-class ImageNetWeights:
-    """Where keras.applications publishes a model's ImageNet weights (legacy Keras `.h5` files)."""
+@contextlib.contextmanager
+def deep_recursion(limit: int = RECURSION_LIMIT):
+    """Raises Python's recursion limit to `limit` inside the `with` block, and restores it after.
 
-    base_url: str
-    file_top: str
-    hash_top: str
-    file_notop: str
-    hash_notop: str
+    The package's builders use it, so nothing needs it to build a model. Loading or cloning a very deep
+    model (`keras.saving.load_model`, `keras.models.clone_model`) walks its graph recursively too: CIFAR
+    ResNet-1202 needs it there.
 
+    Args:
+        limit: int, the limit inside the block; a higher current limit is left as it is.
 
-def keras_applications_weights(subdir, key, hashes):
-    """keras.applications' published files for `key` ("resnet50", "densenet121", ...) in `subdir`.
-
-    `hashes` is the (include_top, notop) pair from keras.applications' source.
+    Example:
+    ```python
+    with keras_resnets.deep_recursion():
+        model = keras.saving.load_model("resnet1202.keras")
+    ```
     """
-    return ImageNetWeights(
-        base_url=f"https://storage.googleapis.com/tensorflow/keras-applications/{subdir}/",
-        file_top=f"{key}_weights_tf_dim_ordering_tf_kernels.h5",
-        hash_top=hashes[0],
-        file_notop=f"{key}_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        hash_notop=hashes[1],
-    )
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 @dataclasses.dataclass
@@ -56,20 +63,30 @@ class Body:
 
 
 def channel_axis():
+    """The channel axis of the image data format models are built with (Keras' config)."""
     return -1 if keras.config.image_data_format() == "channels_last" else 1
 
 
 def check_choice(arg, value, allowed):
+    """`value` is one of `allowed`."""
     if value not in allowed:
         raise ValueError(f"`{arg}` must be one of {tuple(allowed)}. Received: {arg}={value!r}")
 
 
+def check_bool(arg, value):
+    """`value` is True or False (not merely truthy)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{arg}` must be True or False. Received: {arg}={value!r}")
+
+
 def check_int(arg, value, minimum=1):
+    """`value` is an int (not a bool) >= `minimum`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"`{arg}` must be an integer >= {minimum}. Received: {arg}={value!r}")
 
 
 def check_int_sequence(arg, value, minimum=1, length=None):
+    """`value` is a non-empty list or tuple of ints >= `minimum` (of `length` entries, if given)."""
     ok = isinstance(value, (list, tuple)) and all(
         isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in value
     )
@@ -78,112 +95,187 @@ def check_int_sequence(arg, value, minimum=1, length=None):
         raise ValueError(f"`{arg}` must be a non-empty list of {size}integers >= {minimum}. Received: {arg}={value!r}")
 
 
-def check_rate(arg, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"`{arg}` must be a float in [0, 1). Received: {arg}={value!r}")
+def check_fraction(arg, value, interval="[0, 1)"):
+    """`value` is a real number in `interval`: "[0, 1)" (rates, momentum), "(0, 1)" or "(0, 1]"."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _FRACTIONS[interval](value):
+        raise ValueError(f"`{arg}` must be a number in {interval}. Received: {arg}={value!r}")
 
 
-def _resolve_input_shape(input_shape, input_tensor, include_top, default_size, min_size, weights):
-    fmt = keras.config.image_data_format()
-    if input_tensor is not None:
-        if input_shape is None:
-            input_shape = tuple(input_tensor.shape[1:])
-    if input_shape is None:
-        size = default_size if include_top else None
-        channels = 3
-        return (size, size, channels) if fmt == "channels_last" else (channels, size, size)
-    if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 3:
+def check_same_length(config, names):
+    """The per-stage fields `names` of `config` have one entry per stage."""
+    if len({len(getattr(config, name)) for name in names}) > 1:
+        listed = ", ".join(f"`{name}`" for name in names)
+        received = ", ".join(f"{name}={getattr(config, name)!r}" for name in names)
+        raise ValueError(f"{listed} need one entry per stage (the same length). Received: {received}")
+
+
+def option(default, check: Callable, **limits):
+    """A config dataclass field whose value `validate_fields` checks as `check(name, value, **limits)`."""
+    return dataclasses.field(default=default, metadata={"check": functools.partial(check, **limits)})
+
+
+def validate_fields(config):
+    """Runs each field's check, in the order the fields are declared (so the first bad one is reported)."""
+    for field in dataclasses.fields(config):
+        check = field.metadata.get("check")
+        if check is not None:
+            check(field.name, getattr(config, field.name))
+
+
+def conv2d(x, filters, kernel, *, name, strides=1, groups=1, use_bias=False):
+    """A he_normal convolution named `{name}_conv`, padded symmetrically (`{name}_pad`) when strided.
+
+    TensorFlow's "same" pads a stride-2 convolution asymmetrically; the papers' code (torchvision, Caffe's
+    `pad: 1`) pads both sides, so a strided k x k convolution gets explicit zero padding of k // 2 instead.
+    """
+    padding = "same"
+    if kernel > 1 and strides > 1:
+        x = layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
+        padding = "valid"
+    return layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        groups=groups,
+        use_bias=use_bias,
+        kernel_initializer="he_normal",
+        name=f"{name}_conv",
+    )(x)
+
+
+def batch_norm(x, *, name, epsilon, momentum, zero_gamma=False):
+    """The package's BatchNormalization on the channel axis; `zero_gamma` starts its scale at zero."""
+    return BatchNormalization(
+        axis=channel_axis(),
+        epsilon=epsilon,
+        momentum=momentum,
+        gamma_initializer="zeros" if zero_gamma else "ones",
+        name=name,
+    )(x)
+
+
+def bn_relu(x, prefix, *, epsilon, momentum):
+    """BatchNormalization (`{prefix}_bn`) then ReLU (`{prefix}_relu`)."""
+    x = batch_norm(x, name=f"{prefix}_bn", epsilon=epsilon, momentum=momentum)
+    return layers.Activation("relu", name=f"{prefix}_relu")(x)
+
+
+def _check_weights(arg, weights):
+    """None, "imagenet" or an existing file with a weights suffix."""
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
         raise ValueError(
-            "`input_shape` must be a tuple of 3 dimensions (height, width, channels) for "
-            f"channels_last data. Received: input_shape={input_shape!r}"
+            "`weights` must be None, 'imagenet' or the path to a .keras / .weights.h5 / .h5 file. "
+            f"Received: {arg}={weights!r}"
+        )
+    if weights is not None and weights != "imagenet":
+        weights = os.fspath(weights)
+        if not weights.endswith(WEIGHT_FILE_SUFFIXES):
+            raise ValueError(f"`weights` file must end in one of {WEIGHT_FILE_SUFFIXES}. Received: {arg}={weights!r}")
+        if not os.path.isfile(weights):
+            raise ValueError(f"`weights` file does not exist. Received: {arg}={weights!r}")
+
+
+def _check_activation(arg, activation):
+    """None, a callable or the name of a Keras activation."""
+    if activation is not None and not callable(activation):
+        try:
+            keras.activations.get(activation)
+        except (ValueError, TypeError):
+            raise ValueError(
+                "`classifier_activation` must be None, a callable or the name of a Keras activation. "
+                f"Received: {arg}={activation!r}"
+            ) from None
+
+
+def _check_preprocessing(arg, value):
+    """True, False, None or a preprocessing mode name."""
+    if value not in (False, None, True) and value not in PREPROCESSING_MODES:
+        raise ValueError(
+            f"`include_preprocessing` must be True/False or one of {PREPROCESSING_MODES}. Received: {arg}={value!r}"
+        )
+
+
+def _check_input_tensor(arg, value):
+    """None or a (Keras) tensor."""
+    if value is not None and not (keras.backend.is_keras_tensor(value) or hasattr(value, "shape")):
+        raise ValueError(f"`input_tensor` must be a Keras tensor. Received: {arg}={value!r}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CommonArgs:
+    """The keras.applications arguments every factory takes, and the package's own two (see the factories)."""
+
+    name: str
+    features_only: bool = option(False, check_bool)
+    include_top: bool = option(True, check_bool)
+    weights: object = option(None, _check_weights)
+    pooling: object = option(None, check_choice, allowed=POOLING_MODES)
+    classes: int = option(1000, check_int)
+    classifier_activation: object = option("softmax", _check_activation)
+    include_preprocessing: object = option(False, _check_preprocessing)
+    input_tensor: object = option(None, _check_input_tensor)
+    input_shape: object = None
+
+    def __post_init__(self):
+        validate_fields(self)
+        if self.weights == "imagenet" and self.include_top:
+            self._check_imagenet_head()
+
+    def _check_imagenet_head(self):
+        """keras.applications' head of 1,000 softmax classes, the only one its weights fit."""
+        if self.classes != 1000:
+            raise ValueError(
+                "With `weights='imagenet'` and `include_top=True`, `classes` must be 1000. "
+                f"Received: classes={self.classes}"
+            )
+        if self.classifier_activation not in (None, "softmax"):
+            raise ValueError(
+                "With `weights='imagenet'`, `classifier_activation` must be None or 'softmax'. "
+                f"Received: classifier_activation={self.classifier_activation!r}"
+            )
+
+
+def _input_size_error(message, input_shape):
+    return ValueError(f"{message} Received: input_shape={input_shape!r}")
+
+
+def resolve_input_shape(args: CommonArgs, spec) -> tuple:
+    """The model's input shape: `args.input_shape`, the input tensor's, or the variant's default size.
+
+    Checks the rank, the channel count and the minimum size, and what ImageNet weights need (RGB, and the
+    training size when the head is included).
+    """
+    fmt = keras.config.image_data_format()
+    input_shape = args.input_shape
+    if input_shape is None and args.input_tensor is not None:
+        input_shape = tuple(args.input_tensor.shape[1:])
+    if input_shape is None:
+        size = spec.default_size if args.include_top else None
+        return (size, size, 3) if fmt == "channels_last" else (3, size, size)
+    if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 3:
+        raise _input_size_error(
+            "`input_shape` must be a tuple of 3 dimensions (height, width, channels) for channels_last data.",
+            input_shape,
         )
     input_shape = tuple(input_shape)
     spatial = input_shape[:2] if fmt == "channels_last" else input_shape[1:]
     channels = input_shape[2] if fmt == "channels_last" else input_shape[0]
     if not isinstance(channels, int) or channels < 1:
-        raise ValueError(f"`input_shape` must have a known channel count >= 1. Received: input_shape={input_shape!r}")
-    for dim in spatial:
-        if dim is not None and (not isinstance(dim, int) or dim < min_size):
-            raise ValueError(
-                f"Input size must be at least {min_size}x{min_size} for this model. "
-                f"Received: input_shape={input_shape!r}"
-            )
-    if weights is not None and weights != "imagenet":
-        return input_shape
-    if weights == "imagenet":
-        if channels != 3:
-            raise ValueError(f"`weights='imagenet'` needs 3-channel RGB input. Received: input_shape={input_shape!r}")
-        if include_top and tuple(spatial) != (default_size, default_size):
-            raise ValueError(
-                f"With `weights='imagenet'` and `include_top=True` the input must be "
-                f"{default_size}x{default_size}. Received: input_shape={input_shape!r}"
-            )
+        raise _input_size_error("`input_shape` must have a known channel count >= 1.", input_shape)
+    if any(dim is not None and (not isinstance(dim, int) or dim < spec.min_size) for dim in spatial):
+        raise _input_size_error(
+            f"Input size must be at least {spec.min_size}x{spec.min_size} for this model.", input_shape
+        )
+    if args.weights == "imagenet" and channels != 3:
+        raise _input_size_error("`weights='imagenet'` needs 3-channel RGB input.", input_shape)
+    if args.weights == "imagenet" and args.include_top and tuple(spatial) != (spec.default_size,) * 2:
+        raise _input_size_error(
+            f"With `weights='imagenet'` and `include_top=True` the input must be "
+            f"{spec.default_size}x{spec.default_size}.",
+            input_shape,
+        )
     return input_shape
-
-
-def validate_common_args(
-    *,
-    include_top,
-    weights,
-    input_tensor,
-    input_shape,
-    pooling,
-    classes,
-    classifier_activation,
-    include_preprocessing,
-    default_size,
-    min_size,
-    imagenet_weights,
-    name,
-):
-    """Checks the keras.applications arguments and returns the resolved input shape."""
-    if not isinstance(include_top, bool):
-        raise ValueError(f"`include_top` must be True or False. Received: include_top={include_top!r}")
-    if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(
-            "`weights` must be None, 'imagenet' or the path to a .keras / .weights.h5 / .h5 file. "
-            f"Received: weights={weights!r}"
-        )
-    if weights is not None and weights != "imagenet":
-        weights = os.fspath(weights)
-        if not weights.endswith(WEIGHT_FILE_SUFFIXES):
-            raise ValueError(f"`weights` file must end in one of {WEIGHT_FILE_SUFFIXES}. Received: weights={weights!r}")
-        if not os.path.isfile(weights):
-            raise ValueError(f"`weights` file does not exist. Received: weights={weights!r}")
-    if weights == "imagenet" and imagenet_weights is None:
-        from keras_resnets._registry import list_pretrained
-
-        raise ValueError(
-            f"No ImageNet weights are published for {name!r}. Models with `weights='imagenet'`: "
-            f"{list_pretrained()}. Received: weights='imagenet'"
-        )
-    check_choice("pooling", pooling, POOLING_MODES)
-    check_int("classes", classes)
-    if weights == "imagenet" and include_top and classes != 1000:
-        raise ValueError(
-            f"With `weights='imagenet'` and `include_top=True`, `classes` must be 1000. Received: classes={classes}"
-        )
-    if classifier_activation is not None and not callable(classifier_activation):
-        try:
-            keras.activations.get(classifier_activation)
-        except (ValueError, TypeError):
-            raise ValueError(
-                "`classifier_activation` must be None, a callable or the name of a Keras activation. "
-                f"Received: classifier_activation={classifier_activation!r}"
-            ) from None
-    if weights == "imagenet" and include_top and classifier_activation not in (None, "softmax"):
-        raise ValueError(
-            "With `weights='imagenet'`, `classifier_activation` must be None or 'softmax'. "
-            f"Received: classifier_activation={classifier_activation!r}"
-        )
-    if include_preprocessing not in (False, None, True) and include_preprocessing not in PREPROCESSING_MODES:
-        raise ValueError(
-            "`include_preprocessing` must be True/False or one of "
-            f"{PREPROCESSING_MODES}. Received: include_preprocessing={include_preprocessing!r}"
-        )
-    if input_tensor is not None and not (keras.backend.is_keras_tensor(input_tensor) or hasattr(input_tensor, "shape")):
-        raise ValueError(f"`input_tensor` must be a Keras tensor. Received: input_tensor={input_tensor!r}")
-    return _resolve_input_shape(input_shape, input_tensor, include_top, default_size, min_size, weights)
 
 
 def apply_head(x, *, include_top, pooling, classes, classifier_activation):
@@ -200,126 +292,55 @@ def apply_head(x, *, include_top, pooling, classes, classifier_activation):
     return x
 
 
-def imagenet_weights_path(info: ImageNetWeights, include_top: bool) -> str:
-    """The cached keras.applications weight file, downloaded (hash-checked) if missing.
-
-    Fails within seconds without network, with a message saying where to put the file.
-    """
-    fname, file_hash = (info.file_top, info.hash_top) if include_top else (info.file_notop, info.hash_notop)
-    cache_dir = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    origin = info.base_url + fname
-    old_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
-    try:
-        return keras.utils.get_file(fname, origin, cache_subdir="models", file_hash=file_hash, cache_dir=cache_dir)
-    except Exception as err:  # get_file wraps URL and hash errors in a bare Exception.
-        target = os.path.join(cache_dir, "models", fname)
-        raise RuntimeError(
-            f"Could not get the ImageNet weights file {fname!r} from {origin} ({err}). Without network, "
-            f"download it elsewhere and place it at {target} (it is checked against hash {file_hash}), "
-            "or pass `weights=<path to a .keras/.weights.h5/.h5 file>`."
-        ) from err
-    finally:
-        socket.setdefaulttimeout(old_timeout)
+def _input_layer(args: CommonArgs, input_shape):
+    """The image input: a new `Input`, or the caller's `input_tensor` (wrapped if it is not a Keras tensor)."""
+    if args.input_tensor is None:
+        return layers.Input(shape=input_shape)
+    if keras.backend.is_keras_tensor(args.input_tensor):
+        return args.input_tensor
+    return layers.Input(tensor=args.input_tensor, shape=input_shape)
 
 
-def build_classifier(
-    body_fn: Callable,
-    *,
-    name: str,
-    include_top: bool = True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling: Optional[str] = None,
-    classes: int = 1000,
-    classifier_activation="softmax",
-    include_preprocessing=False,
-    features_only: bool = False,
-    spec=None,
-):
+def build_classifier(body_fn: Callable, *, spec, **common):
     """Wraps a family body into a keras.applications-style Functional model.
 
     Args:
         body_fn: callable, `body_fn(x) -> Body`, builds the stem and stages on the input tensor.
         spec: the variant's `ModelSpec` (input size limits, preprocessing mode, ImageNet weights).
-        features_only: bool, if True the model outputs `Body.features` (a dict of stage outputs) and
-            ignores the head arguments.
-        include_preprocessing: bool or str, True inserts the variant's own `preprocessing` mode in the
-            model (raw [0, 255] pixels in), a mode name inserts that mode.
-        Others: see the public factories.
+        **common: the `CommonArgs` fields. `features_only=True` makes the model output `Body.features` (a
+            dict of stage outputs) and ignores the head arguments; `include_preprocessing` True inserts the
+            variant's own `preprocessing` mode in the model (raw [0, 255] pixels in), a mode name that mode.
+
+    Returns:
+        A `keras.Model`.
     """
-    default_size, min_size = spec.default_size, spec.min_size
-    preprocessing, imagenet_weights = spec.preprocessing, spec.imagenet_weights
-    if not isinstance(features_only, bool):
-        raise ValueError(f"`features_only` must be True or False. Received: features_only={features_only!r}")
-    input_shape = validate_common_args(
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        include_preprocessing=include_preprocessing,
-        default_size=default_size,
-        min_size=min_size,
-        imagenet_weights=imagenet_weights,
-        name=name,
-    )
-    if include_preprocessing is True and preprocessing is None:
-        raise ValueError(f"{name!r} defines no preprocessing; pass a mode from {PREPROCESSING_MODES}.")
-    if features_only:
-        include_top = False
-
-    if input_tensor is None:
-        img_input = layers.Input(shape=input_shape)
-    elif keras.backend.is_keras_tensor(input_tensor):
-        img_input = input_tensor
-    else:
-        img_input = layers.Input(tensor=input_tensor, shape=input_shape)
-
-    x = img_input
-    if include_preprocessing:
-        mode = preprocessing if include_preprocessing is True else include_preprocessing
-        x = ImagePreprocessing(mode, name="preprocessing")(x)
-    body = body_fn(x)
-    outputs = apply_head(
-        body.output,
-        include_top=include_top,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-    )
-    if body.extras:
-        outputs = {"predictions": outputs, **body.extras}
-    if input_tensor is not None:
-        inputs = keras.utils.get_source_inputs(input_tensor)
-    else:
-        inputs = img_input
-    model = keras.Model(inputs, outputs, name=name)
-
-    if weights == "imagenet":
-        model.load_weights(imagenet_weights_path(imagenet_weights, include_top))
-    elif weights is not None:
-        load_weights_file(model, weights)
-    if features_only:
-        return keras.Model(inputs, dict(body.features), name=name)
+    args = CommonArgs(**common)
+    input_shape = resolve_input_shape(args, spec)
+    if args.include_preprocessing is True and spec.preprocessing is None:
+        raise ValueError(f"{args.name!r} defines no preprocessing; pass a mode from {PREPROCESSING_MODES}.")
+    include_top = args.include_top and not args.features_only
+    with deep_recursion():
+        img_input = _input_layer(args, input_shape)
+        x = img_input
+        if args.include_preprocessing:
+            mode = spec.preprocessing if args.include_preprocessing is True else args.include_preprocessing
+            x = ImagePreprocessing(mode, name="preprocessing")(x)
+        body = body_fn(x)
+        outputs = apply_head(
+            body.output,
+            include_top=include_top,
+            pooling=args.pooling,
+            classes=args.classes,
+            classifier_activation=args.classifier_activation,
+        )
+        if body.extras:
+            outputs = {"predictions": outputs, **body.extras}
+        inputs = img_input if args.input_tensor is None else keras.utils.get_source_inputs(args.input_tensor)
+        model = keras.Model(inputs, outputs, name=args.name)
+        if args.weights == "imagenet":
+            model.load_weights(imagenet_weights_path(spec.imagenet_weights, include_top))
+        elif args.weights is not None:
+            load_weights_file(model, args.weights)
+        if args.features_only:
+            return keras.Model(inputs, dict(body.features), name=args.name)
     return model
-
-
-def load_weights_file(model, weights):
-    """`model.load_weights(weights)`, every failure one `ValueError` naming the file and the reason.
-
-    Keras raises OSError (not HDF5), BadZipFile (not a `.keras` archive) or a multi-line ValueError (another
-    architecture) without the path."""
-    path = os.fspath(weights)
-    try:
-        model.load_weights(path)
-    except Exception as err:  # several types, see above
-        reason = " ".join(f"{type(err).__name__}: {err}".split())
-        raise ValueError(
-            f"Could not load `weights` file {path!r} into {model.name!r}: expected a .weights.h5 / .keras / .h5 file "
-            f"saved from a model with this architecture (same variant, input channels and classes). "
-            f"{reason[:400]}{'...' if len(reason) > 400 else ''}"
-        ) from err

@@ -1,19 +1,25 @@
-"""The model registry: every variant by snake_case name, its config, and `create_model`.
+"""The model registry: every variant by snake_case name, its spec, its public factory, and `create_model`.
 
-Variants are data (timm's `model_args` pattern): each registered entry names its family builder and the
-config that builder receives. `create_model(name, **kwargs)` lets the caller's kwargs override both the
-architecture config and the keras.applications arguments.
+Variants are data (timm's `@register_model` pattern). A family module registers each variant with
+`register_model(...)`, the one-line decorator of that variant's CamelCase factory: the decorator's arguments
+are the variant's table row (family, builder, architecture config, input facts), the decorated function is a
+one-line call of `create_model`, and the decorator gives it the keras.applications signature and the shared
+docstring. `create_model(name, **kwargs)` lets the caller's kwargs override both the architecture config and
+the keras.applications arguments; `build_model(spec, **kwargs)` builds an unregistered spec the same way.
 """
 
 import copy
 import dataclasses
 import difflib
 import fnmatch
+import functools
+import inspect
 from typing import Callable, Optional
 
-from keras_resnets._common import ImageNetWeights
+from keras_resnets._weights import ImageNetWeights
 
-COMMON_ARGS = (
+# keras.applications' arguments, in its order, then the package's own.
+KERAS_APPLICATIONS_ARGS = (
     "include_top",
     "weights",
     "input_tensor",
@@ -22,9 +28,8 @@ COMMON_ARGS = (
     "classes",
     "classifier_activation",
     "name",
-    "include_preprocessing",
-    "features_only",
 )
+COMMON_ARGS = (*KERAS_APPLICATIONS_ARGS, "include_preprocessing", "features_only")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,14 +40,16 @@ class ModelSpec:
         name: str, the registry name (`resnext50_32x4d`).
         factory: str, the public CamelCase factory (`ResNeXt50_32x4d`).
         family: str, `resnet`, `resnet_v2`, `cifar_resnet`, `wide_resnet`, `resnext`, `densenet` or `attention`.
-        builder: callable, the family builder, called as `builder(**config, **common_args)`.
-        config: dict, the architecture arguments.
+        builder: callable, the family builder, called as `builder(spec=spec, config=config, **common_args)`.
+        config: dict, the architecture arguments (the fields of the family's config class).
         default_size: int, the training resolution (and the input size when `include_top`).
         min_size: int, the smallest input side the architecture accepts.
         preprocessing: str or None, what the variant expects (`caffe`, `tf`, `torch`).
         default_classes: int, 1000 for ImageNet variants, 10 for CIFAR.
         imagenet_weights: where keras.applications publishes the weights, if it does.
         paper: str, the paper link.
+        keras_name: str or None, for a keras.applications drop-in the model name keras.applications gives it
+            (`resnet50v2`); its factory then takes keras.applications' arguments by position too.
     """
 
     name: str
@@ -56,12 +63,15 @@ class ModelSpec:
     default_classes: int = 1000
     imagenet_weights: Optional[ImageNetWeights] = None
     paper: str = ""
+    keras_name: Optional[str] = None
 
 
 _REGISTRY: dict = {}
+_FACTORIES: dict = {}  # registry name -> public factory
 
 
 def register(spec: ModelSpec) -> ModelSpec:
+    """Adds `spec` to the registry under its name (once)."""
     if spec.name in _REGISTRY:
         raise ValueError(f"Model {spec.name!r} is registered twice.")
     _REGISTRY[spec.name] = spec
@@ -146,27 +156,35 @@ def create_model(model_name: str, /, **kwargs):
     model = keras_resnets.create_model("resnet50", drop_path_rate=0.05, classes=10)
     ```
     """
-    spec = get_model_spec(model_name)
+    return build_model(get_model_spec(model_name), **kwargs)
+
+
+def build_model(spec: ModelSpec, **kwargs):
+    """Builds the variant `spec` describes, registered or not (`create_model` without the look-up)."""
     unknown = sorted(set(kwargs) - set(COMMON_ARGS) - set(spec.config))
     if unknown:
         allowed = sorted(set(COMMON_ARGS) | set(spec.config))
-        raise TypeError(f"{model_name!r} got unknown argument(s) {unknown}. Allowed: {allowed}")
-    args = {**spec.config, **kwargs}
-    args.setdefault("name", spec.name)
-    args.setdefault("classes", spec.default_classes)
-    return spec.builder(spec=spec, **args)
+        raise TypeError(f"{spec.name!r} got unknown argument(s) {unknown}. Allowed: {allowed}")
+    if kwargs.get("weights") == "imagenet" and spec.imagenet_weights is None:
+        raise ValueError(
+            f"No ImageNet weights are published for {spec.name!r}. Models with `weights='imagenet'`: "
+            f"{list_pretrained()}. Received: weights='imagenet'"
+        )
+    config = {**spec.config, **{key: value for key, value in kwargs.items() if key in spec.config}}
+    common = {key: value for key, value in kwargs.items() if key not in spec.config}
+    common.setdefault("name", spec.name)
+    common.setdefault("classes", spec.default_classes)
+    return spec.builder(spec=spec, config=config, **common)
 
 
-_FACTORY_DOC = """Instantiates {title}.
-
-{description}
+_FACTORY_DOC = """{title}
 
 Reference: {paper}
 
 Registry name: `{name}` (`keras_resnets.create_model("{name}")`). Expects {preprocessing} input
 preprocessing; default input {size}x{size}, minimum {min_size}x{min_size}.
 
-Args (keyword only, as in keras.applications):
+Args ({how}):
     include_top: bool, whether to include the global-average-pool + dense classifier.
     weights: None (random init), {weights_doc}or the path to a `.keras` / `.weights.h5` / `.h5` file.
         Default: {weights_default!r}.
@@ -176,10 +194,11 @@ Args (keyword only, as in keras.applications):
     pooling: None, "avg" or "max": global pooling of the features when `include_top=False`.
     classes: int, number of classes (default {classes}).
     classifier_activation: str, callable or None (logits) for the top layer.
-    name: str, the model name.
-    include_preprocessing: bool or str, True puts the variant's own preprocessing ({preprocessing}) in
-        the model so it takes raw [0, 255] pixels; a mode name ("caffe", "tf", "torch") picks another.
-    features_only: bool, return a model whose output is a dict of stage outputs
+    name: str, the model name (default {model_name!r}).
+    include_preprocessing: bool or str, keyword only. True puts the variant's own preprocessing
+        ({preprocessing}) in the model so it takes raw [0, 255] pixels; a mode name ("caffe", "tf",
+        "torch") picks another.
+    features_only: bool, keyword only. Return a model whose output is a dict of stage outputs
         (`{{"stage1": ..., "stage2": ...}}`) for detection / segmentation backbones.
     **kwargs: any key of `keras_resnets.get_model_config("{name}")` to override the architecture.
 
@@ -193,44 +212,39 @@ model = keras_resnets.{factory}(weights=None, input_shape=({size}, {size}, 3), c
 """
 
 
-def make_factory(name: str, title: str, description: str = "", weights_default=None, default_name=None):
-    """The public CamelCase factory of a registered variant, with the keras.applications signature.
-
-    `default_name` is the model name when the caller gives none (keras.applications' own for drop-ins,
-    e.g. "resnet50v2"); it defaults to the registry name.
-    """
-    spec = get_model_spec(name)
-    default_name = default_name or spec.name
-
-    def factory(
-        *,
+def _factory_defaults(spec: ModelSpec) -> dict:
+    """keras.applications' argument defaults for `spec`'s factory."""
+    return dict(
         include_top=True,
-        weights=weights_default,
+        weights="imagenet" if spec.imagenet_weights else None,
         input_tensor=None,
         input_shape=None,
         pooling=None,
         classes=spec.default_classes,
         classifier_activation="softmax",
-        name=default_name,
-        **kwargs,
-    ):
-        return create_model(
-            spec.name,
-            include_top=include_top,
-            weights=weights,
-            input_tensor=input_tensor,
-            input_shape=input_shape,
-            pooling=pooling,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            name=name,
-            **kwargs,
-        )
+        name=spec.keras_name or spec.name,
+    )
 
-    factory.__name__ = factory.__qualname__ = spec.factory
-    factory.__doc__ = _FACTORY_DOC.format(
-        title=title,
-        description=description,
+
+def _factory_signature(spec: ModelSpec) -> inspect.Signature:
+    """keras.applications' arguments (by position too for a drop-in, else by keyword only), then ours."""
+    # A drop-in takes keras.applications' arguments where keras.applications does, positions included;
+    # the package's own variants keep every argument keyword-only (no booleans by position).
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD if spec.keras_name else inspect.Parameter.KEYWORD_ONLY
+    parameters = [inspect.Parameter(arg, kind, default=value) for arg, value in _factory_defaults(spec).items()]
+    parameters += [
+        inspect.Parameter(arg, inspect.Parameter.KEYWORD_ONLY, default=False)
+        for arg in ("include_preprocessing", "features_only")
+    ]
+    parameters.append(inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD))
+    return inspect.Signature(parameters)
+
+
+def _factory_doc(spec: ModelSpec, title: str) -> str:
+    """The factory's docstring: its own title line, then the shared reference (keras.applications' way)."""
+    defaults = _factory_defaults(spec)
+    return _FACTORY_DOC.format(
+        title=inspect.cleandoc(title),
         paper=spec.paper,
         name=spec.name,
         factory=spec.factory,
@@ -238,49 +252,49 @@ def make_factory(name: str, title: str, description: str = "", weights_default=N
         size=spec.default_size,
         min_size=spec.min_size,
         classes=spec.default_classes,
-        weights_default=weights_default,
+        model_name=defaults["name"],
+        weights_default=defaults["weights"],
         weights_doc="'imagenet' (keras.applications' weights), " if spec.imagenet_weights else "",
+        how="positional or keyword, in keras.applications' order" if spec.keras_name else "keyword only",
     )
-    return factory
 
 
-def merge_config(family: str, defaults: dict, overrides: dict) -> dict:
-    """A family's full architecture config: its defaults, then `overrides` (which must be known keys)."""
-    unknown = set(overrides) - set(defaults)
-    if unknown:
-        raise KeyError(f"Unknown {family} config keys: {sorted(unknown)}. Known: {sorted(defaults)}")
-    return {**defaults, **overrides}
-
-
-def register_family(variants, *, family, builder, defaults) -> dict:
-    """Registers a family's variant table and returns its public factories by name.
+def register_model(name: str, *, family: str, builder: Callable, config: dict, **fields):
+    """Registers a variant and makes the decorated function its public factory.
 
     Args:
-        variants: rows of (registry name, factory name, title, config overrides, spec fields); the spec
-            fields may also hold `default_name` (the model name keras.applications uses, for drop-ins).
-        family: str, or a callable `family(name, spec_fields) -> str` for tables that span families.
+        name: str, the registry name.
+        family: str, the family (`ModelSpec.family`).
         builder: the family builder.
-        defaults: dict, the family's default architecture config.
+        config: dict, the full architecture config (the family config class's fields).
+        **fields: the other `ModelSpec` fields (input sizes, preprocessing, weights, paper, keras_name).
+
+    Returns:
+        A decorator for `def Factory(**kwargs): return create_model(name, **kwargs)` (its docstring the
+        variant's title), returning it with the keras.applications signature and the shared docstring.
     """
-    factories = {}
-    for name, factory, title, overrides, fields in variants:
-        fields = dict(fields)
-        default_name = fields.pop("default_name", None)
-        family_name = family(name, fields) if callable(family) else family
-        register(
-            ModelSpec(
-                name=name,
-                factory=factory,
-                family=family_name,
-                builder=builder,
-                config=merge_config(family_name, defaults, overrides),
-                **fields,
-            )
+
+    def decorate(function):
+        spec = register(
+            ModelSpec(name=name, factory=function.__name__, family=family, builder=builder, config=config, **fields)
         )
-        factories[factory] = make_factory(
-            name,
-            title,
-            weights_default="imagenet" if fields.get("imagenet_weights") else None,
-            default_name=default_name,
-        )
-    return factories
+        signature = _factory_signature(spec)
+
+        @functools.wraps(function)
+        def factory(*args, **kwargs):
+            arguments = signature.bind(*args, **kwargs)
+            arguments.apply_defaults()
+            overrides = arguments.arguments.pop("kwargs")
+            return function(**arguments.arguments, **overrides)
+
+        factory.__signature__ = signature
+        factory.__doc__ = _factory_doc(spec, function.__doc__ or spec.name)
+        _FACTORIES[name] = factory
+        return factory
+
+    return decorate
+
+
+def registered_factories(module: str) -> dict:
+    """The public factories a family module registered, by factory name, in registration order."""
+    return {f.__name__: f for f in _FACTORIES.values() if f.__module__ == module}

@@ -1,8 +1,8 @@
 """Residual Attention Networks (Wang et al. 2017): ImageNet Attention-56/92 and CIFAR Attention-92/236/452.
 
-One builder, `build_attention`, covers every variant. A network is a stem and stages; every stage opens
-with a pre-activation bottleneck unit (which changes width and stride), then stacks `stage_modules[s]`
-attention modules, then the rest of its `stage_units[s]` plain units.
+One builder, `build_attention`, covers every variant; they differ by `AttentionConfig`. A network is a stem
+and stages; every stage opens with a pre-activation bottleneck unit (which changes width and stride), then
+stacks `stage_modules[s]` attention modules, then the rest of its `stage_units[s]` plain units.
 
 An attention module (`apply_attention_module`, the paper's Fig. 2 with hyper-parameters p, t, r):
 
@@ -67,9 +67,10 @@ import keras
 from keras import layers, ops
 
 from keras_resnets import _common
-from keras_resnets._common import Body, channel_axis
-from keras_resnets._registry import register_family
-from keras_resnets.layers import BatchNormalization
+from keras_resnets._common import Body, channel_axis, conv2d, option
+from keras_resnets._common import check_bool, check_choice, check_fraction, check_int, check_int_sequence
+from keras_resnets._registry import create_model, register_model, registered_factories
+from keras_resnets.layers import _standardize_data_format
 
 STEMS = ("imagenet", "cifar")
 _BOTTLENECK_RATIO = 4  # inner width = output width / 4, as in the official model.
@@ -126,13 +127,8 @@ class ResizeLike(keras.layers.Layer):
 
     def __init__(self, interpolation="bilinear", data_format=None, **kwargs):
         super().__init__(**kwargs)
-        data_format = data_format or keras.config.image_data_format()
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                f"`data_format` must be 'channels_last' or 'channels_first'. Received: data_format={data_format!r}"
-            )
         self.interpolation = interpolation
-        self.data_format = data_format
+        self.data_format = _standardize_data_format(data_format)
 
     def _axes(self):
         return (1, 2) if self.data_format == "channels_last" else (2, 3)
@@ -166,61 +162,74 @@ class ResizeLike(keras.layers.Layer):
         return {**super().get_config(), "interpolation": self.interpolation, "data_format": self.data_format}
 
 
-@dataclasses.dataclass(frozen=True)
-class _Norm:
-    """The BatchNorm settings every unit shares."""
-
-    epsilon: float
-    momentum: float
-
-    def bn_relu(self, x, name):
-        x = BatchNormalization(
-            axis=channel_axis(), epsilon=self.epsilon, momentum=self.momentum, name=f"{name}_bn"
-        )(x)
-        return layers.Activation("relu", name=f"{name}_relu")(x)
+_PER_STAGE = ("stage_modules", "stage_units", "stage_widths", "stage_strides", "mask_downsamples")
 
 
-def _conv(x, filters, kernel, name, strides=1):
-    if kernel > 1 and strides > 1:
-        # Symmetric padding, as Caffe's `pad: 1`, rather than TF's asymmetric "same" for stride 2.
-        x = layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
-        padding = "valid"
-    else:
-        padding = "same"
-    return layers.Conv2D(
-        filters,
-        kernel,
-        strides=strides,
-        padding=padding,
-        use_bias=False,
-        kernel_initializer="he_normal",
-        name=f"{name}_conv",
-    )(x)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AttentionConfig:
+    """The architecture of a Residual Attention Network; the defaults are the official ImageNet Attention-56.
+
+    Attributes:
+        stage_modules: tuple of ints >= 0, attention modules per stage.
+        stage_units: tuple of ints >= 1, plain units per stage: the first opens the stage (stride, width),
+            the rest follow the attention modules.
+        stage_widths: tuple of ints, each stage's output channels (bottleneck inner width is a quarter).
+        stage_strides: tuple of ints, the stride of each stage's first unit.
+        mask_downsamples: tuple of ints >= 0, max-poolings in each stage's soft masks.
+        p, t, r: ints >= 1, the attention module hyper-parameters (pre/post, trunk, mask units).
+        stem: str, "imagenet" (7x7/2 conv, BN-ReLU, 3x3/2 max-pool) or "cifar" (one 3x3 conv).
+        stem_width: int, the stem's filters.
+        bn_epsilon, bn_momentum: floats, the BatchNormalization settings.
+        return_masks: bool, also output every soft mask (`"mask_stage{s}_module{m}"`).
+    """
+
+    stage_modules: tuple = option((1, 1, 1, 0), check_int_sequence, minimum=0)
+    stage_units: tuple = option((1, 1, 1, 3), check_int_sequence)
+    stage_widths: tuple = option((256, 512, 1024, 2048), check_int_sequence)
+    stage_strides: tuple = option((1, 2, 2, 2), check_int_sequence)
+    mask_downsamples: tuple = option((3, 2, 1, 0), check_int_sequence, minimum=0)
+    p: int = option(1, check_int)
+    t: int = option(2, check_int)
+    r: int = option(1, check_int)
+    stem: str = option("imagenet", check_choice, allowed=STEMS)
+    stem_width: int = option(64, check_int)
+    bn_epsilon: float = option(1e-5, check_fraction, interval="(0, 1)")
+    bn_momentum: float = option(0.99, check_fraction)
+    return_masks: bool = option(False, check_bool)
+
+    def __post_init__(self):
+        _common.validate_fields(self)
+        _common.check_same_length(self, _PER_STAGE)
 
 
-def apply_preact_unit(x, filters, norm, name, stride=1):
+ATTENTION_DEFAULTS = dataclasses.asdict(AttentionConfig())
+
+
+def _bn_relu(x, prefix, cfg):
+    return _common.bn_relu(x, prefix, epsilon=float(cfg.bn_epsilon), momentum=float(cfg.bn_momentum))
+
+
+def apply_preact_unit(x, filters, *, cfg, name, stride=1):
     """The official pre-activation bottleneck: BN-ReLU-1x1, BN-ReLU-3x3 (stride), BN-ReLU-1x1 to `filters`.
 
     The shortcut is the identity, or a 1x1 conv (stride) of the pre-activated input where the shape
     changes. No conv has a bias.
     """
-    preact = norm.bn_relu(x, f"{name}_preact")
+    preact = _bn_relu(x, f"{name}_preact", cfg)
     inner = max(filters // _BOTTLENECK_RATIO, 1)
     if stride == 1 and x.shape[channel_axis()] == filters:
         shortcut = x
     else:
-        shortcut = _conv(preact, filters, 1, f"{name}_0", strides=stride)
-    y = _conv(preact, inner, 1, f"{name}_1")
-    y = norm.bn_relu(y, f"{name}_1")
-    y = _conv(y, inner, 3, f"{name}_2", strides=stride)
-    y = norm.bn_relu(y, f"{name}_2")
-    y = _conv(y, filters, 1, f"{name}_3")
+        shortcut = conv2d(preact, filters, 1, name=f"{name}_0", strides=stride)
+    y = _bn_relu(conv2d(preact, inner, 1, name=f"{name}_1"), f"{name}_1", cfg)
+    y = _bn_relu(conv2d(y, inner, 3, name=f"{name}_2", strides=stride), f"{name}_2", cfg)
+    y = conv2d(y, filters, 1, name=f"{name}_3")
     return layers.Add(name=f"{name}_out")([shortcut, y])
 
 
-def _units(x, filters, count, norm, name, start=1):
+def _units(x, filters, count, *, cfg, name, start=1):
     for i in range(start, start + count):
-        x = apply_preact_unit(x, filters, norm, f"{name}_block{i}")
+        x = apply_preact_unit(x, filters, cfg=cfg, name=f"{name}_block{i}")
     return x
 
 
@@ -228,7 +237,22 @@ def _mask_pool(x, name):
     return layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
 
 
-def apply_soft_mask(x, trunk, filters, mask_downsamples, r, norm, name):
+def _mask_down(m, filters, *, mask_downsamples, cfg, name):
+    """The bottom-up half of a soft mask: poolings, `r` units after each, and `r` more at the bottom.
+
+    Returns the bottom and, for the way up, each higher level's (output, skip unit) pair.
+    """
+    levels = []
+    for level in range(1, mask_downsamples + 1):
+        m = _units(_mask_pool(m, f"{name}_down{level}"), filters, cfg.r, cfg=cfg, name=f"{name}_down{level}")
+        if level < mask_downsamples:
+            levels.append((m, apply_preact_unit(m, filters, cfg=cfg, name=f"{name}_skip{level}_block1")))
+    if mask_downsamples:  # r more units at the bottom level (2r in all), as Caffe's res3_1, res3_2.
+        return _units(m, filters, cfg.r, cfg=cfg, name=f"{name}_down{mask_downsamples}", start=cfg.r + 1), levels
+    return _units(m, filters, 2 * cfg.r, cfg=cfg, name=f"{name}_down0"), levels
+
+
+def apply_soft_mask(x, trunk, *, filters, mask_downsamples, cfg, name):
     """The soft mask branch: bottom-up pooling, top-down resizing with skip connections, 1x1s, sigmoid.
 
     Args:
@@ -236,203 +260,84 @@ def apply_soft_mask(x, trunk, filters, mask_downsamples, r, norm, name):
         trunk: the trunk output, whose spatial size the mask takes.
         filters: int, the width of every unit and of the mask.
         mask_downsamples: int >= 0, the number of 3x3/2 max-poolings.
-        r: int, the units between adjacent poolings (2r at the bottom).
+        cfg: `AttentionConfig`, for `r` (the units between adjacent poolings, 2r at the bottom) and BatchNorm.
+        name: str, the layer name prefix (`conv2_attention1_mask`).
     """
-    m = x
-    levels = []  # (level output, skip branch) on the way down, for the way up.
-    for level in range(1, mask_downsamples + 1):
-        m = _mask_pool(m, f"{name}_down{level}")
-        m = _units(m, filters, r, norm, f"{name}_down{level}")
-        if level < mask_downsamples:
-            levels.append((m, apply_preact_unit(m, filters, norm, f"{name}_skip{level}_block1")))
-    if mask_downsamples:  # r more units at the bottom level (2r in all), as Caffe's res3_1, res3_2.
-        m = _units(m, filters, r, norm, f"{name}_down{mask_downsamples}", start=r + 1)
-    else:
-        m = _units(m, filters, 2 * r, norm, f"{name}_down0")
+    m, levels = _mask_down(x, filters, mask_downsamples=mask_downsamples, cfg=cfg, name=name)
     for level in range(mask_downsamples - 1, 0, -1):
         level_out, skip = levels[level - 1]
         m = ResizeLike(name=f"{name}_up{level}_resize")([m, level_out])
         m = layers.Add(name=f"{name}_up{level}_add")([m, skip])
-        m = _units(m, filters, r, norm, f"{name}_up{level}")
+        m = _units(m, filters, cfg.r, cfg=cfg, name=f"{name}_up{level}")
     if mask_downsamples:
         m = ResizeLike(name=f"{name}_resize")([m, trunk])
-    m = norm.bn_relu(m, f"{name}_1")
-    m = _conv(m, filters, 1, f"{name}_1")
-    m = norm.bn_relu(m, f"{name}_2")
-    m = _conv(m, filters, 1, f"{name}_2")
+    m = conv2d(_bn_relu(m, f"{name}_1", cfg), filters, 1, name=f"{name}_1")
+    m = conv2d(_bn_relu(m, f"{name}_2", cfg), filters, 1, name=f"{name}_2")
     return layers.Activation("sigmoid", name=f"{name}_sigmoid")(m)
 
 
-def apply_attention_module(x, filters, mask_downsamples, p, t, r, name, norm=None):
+def apply_attention_module(x, filters, *, mask_downsamples, name, cfg=None):
     """One attention module: `p` units, trunk (`t` units) and soft mask, `(1 + M) * T`, `p` units.
 
     Args:
         x: input tensor with `filters` channels.
         filters: int, the module's width (in and out).
         mask_downsamples: int >= 0, max-poolings in the soft mask branch.
-        p, t, r: ints >= 1, the paper's pre/post-processing, trunk and mask units.
         name: str, the layer name prefix (`conv2_attention1`).
-        norm: `_Norm` or None (BatchNorm epsilon 1e-5, momentum 0.99).
+        cfg: `AttentionConfig` or None (its defaults): the paper's p, t, r and the BatchNorm settings.
 
     Returns:
         `(output, mask)`: the module output and its soft mask in [0, 1].
     """
-    norm = norm or _Norm(1e-5, 0.99)
-    x = _units(x, filters, p, norm, f"{name}_pre")
-    trunk = _units(x, filters, t, norm, f"{name}_trunk")
-    mask = apply_soft_mask(x, trunk, filters, mask_downsamples, r, norm, f"{name}_mask")
+    cfg = cfg or AttentionConfig()
+    x = _units(x, filters, cfg.p, cfg=cfg, name=f"{name}_pre")
+    trunk = _units(x, filters, cfg.t, cfg=cfg, name=f"{name}_trunk")
+    mask = apply_soft_mask(x, trunk, filters=filters, mask_downsamples=mask_downsamples, cfg=cfg, name=f"{name}_mask")
     attended = layers.Multiply(name=f"{name}_apply")([trunk, mask])
     x = layers.Add(name=f"{name}_fusion")([trunk, attended])  # (1 + M) * T = T + T * M
-    x = _units(x, filters, p, norm, f"{name}_post")
+    x = _units(x, filters, cfg.p, cfg=cfg, name=f"{name}_post")
     return x, mask
 
 
-def apply_stem(x, stem, width, norm):
-    if stem == "cifar":
-        return _conv(x, width, 3, "conv1")  # the first unit's BN-ReLU follows.
-    x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
-    x = layers.Conv2D(width, 7, strides=2, use_bias=False, kernel_initializer="he_normal", name="conv1_conv")(x)
-    x = norm.bn_relu(x, "conv1")
+def apply_stem(x, cfg):
+    """The stem: "cifar", one 3x3 conv (the first unit's BN-ReLU follows); "imagenet", Caffe's conv and pool."""
+    if cfg.stem == "cifar":
+        return conv2d(x, cfg.stem_width, 3, name="conv1")
+    x = _bn_relu(conv2d(x, cfg.stem_width, 7, name="conv1", strides=2), "conv1", cfg)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 
-def _check_bool(arg, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"`{arg}` must be True or False. Received: {arg}={value!r}")
+def _apply_stages(x, cfg):
+    """The stages; returns the output, the stage outputs (`stage1`, ...) and the masks by output name."""
+    features, masks = {}, {}
+    stages = zip(cfg.stage_modules, cfg.stage_units, cfg.stage_widths, cfg.stage_strides, cfg.mask_downsamples)
+    for s, (modules, units, width, stride, downsamples) in enumerate(stages):
+        prefix = f"conv{s + 2}"
+        x = apply_preact_unit(x, width, cfg=cfg, name=f"{prefix}_block1", stride=stride)
+        for m in range(modules):
+            x, mask = apply_attention_module(
+                x, width, mask_downsamples=downsamples, name=f"{prefix}_attention{m + 1}", cfg=cfg
+            )
+            masks[f"mask_stage{s + 1}_module{m + 1}"] = mask
+        x = _units(x, width, units - 1, cfg=cfg, name=prefix, start=2)
+        if s == len(cfg.stage_modules) - 1:
+            x = _bn_relu(x, "post", cfg)
+        features[f"stage{s + 1}"] = x
+    return x, features, masks
 
 
-def _validate(
-    stage_modules,
-    stage_units,
-    stage_widths,
-    stage_strides,
-    mask_downsamples,
-    p,
-    t,
-    r,
-    stem,
-    stem_width,
-    bn_epsilon,
-    bn_momentum,
-    return_masks,
-):
-    per_stage = dict(
-        stage_modules=(stage_modules, 0),
-        stage_units=(stage_units, 1),
-        stage_widths=(stage_widths, 1),
-        stage_strides=(stage_strides, 1),
-        mask_downsamples=(mask_downsamples, 0),
-    )
-    for arg, (value, minimum) in per_stage.items():
-        _common.check_int_sequence(arg, value, minimum=minimum)
-    if len({len(value) for value, _ in per_stage.values()}) > 1:
-        received = ", ".join(f"{arg}={value!r}" for arg, (value, _) in per_stage.items())
-        raise ValueError(
-            f"`stage_modules`, `stage_units`, `stage_widths`, `stage_strides` and "
-            f"`mask_downsamples` need one entry per stage (the same length). Received: {received}"
-        )
-    _common.check_int("p", p)
-    _common.check_int("t", t)
-    _common.check_int("r", r)
-    _common.check_choice("stem", stem, STEMS)
-    _common.check_int("stem_width", stem_width)
-    if isinstance(bn_epsilon, bool) or not isinstance(bn_epsilon, (int, float)) or not 0 < bn_epsilon < 1:
-        raise ValueError(f"`bn_epsilon` must be in (0, 1). Received: bn_epsilon={bn_epsilon!r}")
-    if isinstance(bn_momentum, bool) or not isinstance(bn_momentum, (int, float)) or not 0 <= bn_momentum < 1:
-        raise ValueError(f"`bn_momentum` must be in [0, 1). Received: bn_momentum={bn_momentum!r}")
-    _check_bool("return_masks", return_masks)
-
-
-def build_attention(
-    *,
-    spec,
-    stage_modules,
-    stage_units,
-    stage_widths,
-    stage_strides,
-    mask_downsamples,
-    p,
-    t,
-    r,
-    stem,
-    stem_width,
-    bn_epsilon,
-    bn_momentum,
-    return_masks,
-    **common,
-):
-    """Builds any Residual Attention Network variant (see the module docstring).
-
-    Args:
-        spec: the registered `ModelSpec`.
-        stage_modules: list of ints >= 0, attention modules per stage.
-        stage_units: list of ints >= 1, plain units per stage: the first opens the stage (stride, width),
-            the rest follow the attention modules.
-        stage_widths: list of ints, each stage's output channels (bottleneck inner width is a quarter).
-        stage_strides: list of ints, the stride of each stage's first unit.
-        mask_downsamples: list of ints >= 0, max-poolings in each stage's soft masks.
-        p, t, r: ints >= 1, the attention module hyper-parameters (pre/post, trunk, mask units).
-        stem: "imagenet" (7x7/2 conv, BN-ReLU, 3x3/2 max-pool) or "cifar" (one 3x3 conv).
-        stem_width: int, the stem's filters.
-        bn_epsilon, bn_momentum: BatchNorm settings.
-        return_masks: bool, also output every soft mask (`"mask_stage{s}_module{m}"`).
-        **common: the keras.applications arguments, see `_common.build_classifier`.
-    """
-    _validate(
-        stage_modules,
-        stage_units,
-        stage_widths,
-        stage_strides,
-        mask_downsamples,
-        p,
-        t,
-        r,
-        stem,
-        stem_width,
-        bn_epsilon,
-        bn_momentum,
-        return_masks,
-    )
-    norm = _Norm(float(bn_epsilon), float(bn_momentum))
+def build_attention(*, spec, config, **common):
+    """Builds the variant `spec` with the `AttentionConfig` fields `config` and the `build_classifier` arguments."""
+    cfg = AttentionConfig(**config)  # checks every field before any layer is made
 
     def body(x):
-        x = apply_stem(x, stem, stem_width, norm)
-        features, masks = {}, {}
-        stages = zip(stage_modules, stage_units, stage_widths, stage_strides, mask_downsamples)
-        for s, (modules, units, width, stride, downsamples) in enumerate(stages):
-            prefix = f"conv{s + 2}"
-            x = apply_preact_unit(x, width, norm, f"{prefix}_block1", stride=stride)
-            for m in range(modules):
-                x, mask = apply_attention_module(x, width, downsamples, p, t, r, f"{prefix}_attention{m + 1}", norm)
-                masks[f"mask_stage{s + 1}_module{m + 1}"] = mask
-            x = _units(x, width, units - 1, norm, prefix, start=2)
-            if s == len(stage_modules) - 1:
-                x = norm.bn_relu(x, "post")
-            features[f"stage{s + 1}"] = x
-        return Body(x, features, masks if return_masks else {})
+        x, features, masks = _apply_stages(apply_stem(x, cfg), cfg)
+        return Body(x, features, masks if cfg.return_masks else {})
 
     return _common.build_classifier(body, spec=spec, **common)
 
 
-ATTENTION_DEFAULTS = dict(  # the official ImageNet Attention-56
-    stage_modules=(1, 1, 1, 0),
-    stage_units=(1, 1, 1, 3),
-    stage_widths=(256, 512, 1024, 2048),
-    stage_strides=(1, 2, 2, 2),
-    mask_downsamples=(3, 2, 1, 0),
-    p=1,
-    t=2,
-    r=1,
-    stem="imagenet",
-    stem_width=64,
-    bn_epsilon=1e-5,
-    bn_momentum=0.99,
-    return_masks=False,
-)
-
-
-# Variants: (registry name, factory, title, config overrides, spec extras).
 _PAPER = "https://arxiv.org/abs/1704.06904"
 _IMAGENET = dict(default_size=224, min_size=32, default_classes=1000, preprocessing="torch", paper=_PAPER)
 # CIFAR: min_size 8 keeps every stage-1 mask pool halving a map of side >= 2 (8 -> 4 -> 2 -> 1).
@@ -446,42 +351,41 @@ _CIFAR_BASE = dict(
     stem_width=16,
 )
 
-_VARIANTS = [
-    (
-        "attention56",
-        "Attention56",
-        "Residual Attention Network Attention-56 (official Caffe definition)",
-        dict(stage_modules=(1, 1, 1, 0)),
-        _IMAGENET,
-    ),
-    (
-        "attention92",
-        "Attention92",
-        "Residual Attention Network Attention-92 (official Caffe definition)",
-        dict(stage_modules=(1, 2, 3, 0)),
-        _IMAGENET,
-    ),
-    (
-        "attention92_cifar",
-        "Attention92CIFAR",
-        "CIFAR Residual Attention Network Attention-92",
-        dict(_CIFAR_BASE, stage_modules=(1, 2, 3)),
-        _CIFAR,
-    ),
-    (
-        "attention236_cifar",
-        "Attention236CIFAR",
-        "CIFAR Residual Attention Network Attention-236",
-        dict(_CIFAR_BASE, stage_modules=(6, 6, 6)),
-        _CIFAR,
-    ),
-    (
-        "attention452_cifar",
-        "Attention452CIFAR",
-        "CIFAR Residual Attention Network Attention-452 (p=2, t=4, r=3)",
-        dict(_CIFAR_BASE, stage_modules=(6, 6, 6), p=2, t=4, r=3),
-        _CIFAR,
-    ),
-]
 
-FACTORIES = register_family(_VARIANTS, family="attention", builder=build_attention, defaults=ATTENTION_DEFAULTS)
+def _register(name, overrides, **spec):
+    """Registers a Residual Attention Network whose config differs from `AttentionConfig()` by `overrides`."""
+    config = dataclasses.asdict(AttentionConfig(**overrides))
+    return register_model(name, family="attention", builder=build_attention, config=config, **spec)
+
+
+@_register("attention56", dict(stage_modules=(1, 1, 1, 0)), **_IMAGENET)
+def Attention56(**kwargs):
+    """Residual Attention Network Attention-56 (official Caffe definition)."""
+    return create_model("attention56", **kwargs)
+
+
+@_register("attention92", dict(stage_modules=(1, 2, 3, 0)), **_IMAGENET)
+def Attention92(**kwargs):
+    """Residual Attention Network Attention-92 (official Caffe definition)."""
+    return create_model("attention92", **kwargs)
+
+
+@_register("attention92_cifar", dict(_CIFAR_BASE, stage_modules=(1, 2, 3)), **_CIFAR)
+def Attention92CIFAR(**kwargs):
+    """CIFAR Residual Attention Network Attention-92."""
+    return create_model("attention92_cifar", **kwargs)
+
+
+@_register("attention236_cifar", dict(_CIFAR_BASE, stage_modules=(6, 6, 6)), **_CIFAR)
+def Attention236CIFAR(**kwargs):
+    """CIFAR Residual Attention Network Attention-236."""
+    return create_model("attention236_cifar", **kwargs)
+
+
+@_register("attention452_cifar", dict(_CIFAR_BASE, stage_modules=(6, 6, 6), p=2, t=4, r=3), **_CIFAR)
+def Attention452CIFAR(**kwargs):
+    """CIFAR Residual Attention Network Attention-452 (p=2, t=4, r=3)."""
+    return create_model("attention452_cifar", **kwargs)
+
+
+FACTORIES = registered_factories(__name__)

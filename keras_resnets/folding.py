@@ -14,6 +14,7 @@ train.
 """
 
 import keras
+from keras_resnets._common import deep_recursion
 import numpy as np
 
 __all__ = ["fold_batch_norm"]
@@ -128,7 +129,8 @@ def fold_batch_norm(model):
         lambda x: keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x._keras_history.operation.name),
         model.input,
     )
-    folded = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone, call_function=call)
+    with deep_recursion():  # cloning walks the graph recursively (ResNet-1202 nests past the default limit)
+        folded = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone, call_function=call)
     for layer in model.layers:
         if layer.name in pairs or not layer.weights or _is_functional(layer):  # nested: copied when folded
             continue

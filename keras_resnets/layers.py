@@ -31,6 +31,11 @@ def _channel_axis(data_format):
     return -1 if data_format == "channels_last" else 1
 
 
+def _attributes(layer, *names):
+    """The named attributes of `layer`, for its `get_config`."""
+    return {name: getattr(layer, name) for name in names}
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ImagePreprocessing(keras.layers.Layer):
     """Maps raw pixels in [0, 255] to what a model was trained on.
@@ -83,7 +88,7 @@ class ImagePreprocessing(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "mode": self.mode, "data_format": self.data_format}
+        return {**super().get_config(), **_attributes(self, "mode", "data_format")}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -143,12 +148,7 @@ class ZeroPadShortcut(keras.layers.Layer):
         return tuple(shape)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "strides": self.strides,
-            "data_format": self.data_format,
-        }
+        return {**super().get_config(), **_attributes(self, "filters", "strides", "data_format")}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -184,7 +184,7 @@ class StochasticDepth(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), **_attributes(self, "rate", "seed")}
 
 
 def _shape_list(input_shape):
@@ -192,6 +192,14 @@ def _shape_list(input_shape):
     if not isinstance(input_shape, (list, tuple)) or not isinstance(input_shape[0], (list, tuple)):
         return [input_shape]
     return list(input_shape)
+
+
+def _concat_shape(input_shape, axis, *, channels=None):
+    """The shape of the inputs' concatenation on `axis`, or with `channels` channels there."""
+    input_shape = _shape_list(input_shape)
+    shape = list(input_shape[0])
+    shape[axis] = channels or sum(s[axis] for s in input_shape)
+    return tuple(shape)
 
 
 def _check_channel_axis(axis):
@@ -223,7 +231,7 @@ def _update_moving_statistics(norm, mean, variance):
     norm.moving_variance.assign(norm.moving_variance * m + ops.stop_gradient(variance) * (1.0 - m))
 
 
-def _normalize_relu(x, norm, mean, variance, axis, dtype):
+def _normalize_relu(x, norm, *, mean, variance, axis, dtype):
     """ReLU(BatchNorm(x)) with the given statistics and `norm`'s gamma, beta and epsilon, computed in float32."""
     x = ops.cast(x, "float32")
     shape = [1] * len(x.shape)
@@ -233,8 +241,36 @@ def _normalize_relu(x, norm, mean, variance, axis, dtype):
     return ops.cast(ops.relu(y), dtype)
 
 
+class _Recomputed(keras.layers.Layer):
+    """What the memory-efficient DenseNet layers share: a computation on the concatenation of their inputs,
+    `_compute(training, *features)`, recomputed in the backward pass when training (with `rematerialize`).
+
+    `_compute` returns `(output, mean, variance, mean, variance, ...)`: the batch moments of each layer in
+    `_batch_norms()` (the BatchNormalizations it applies). They come out of the recomputed function so that the
+    moving averages are updated once per step, in `call`, never by the recomputation. Subclasses set `axis` and
+    `rematerialize`, and `_output_channels()` (None: as many as the inputs together). These are methods, not
+    properties: Keras' saving walks a layer's attributes, and `[self]` would send it round in a circle.
+    """
+
+    def call(self, inputs, training=None):
+        features = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if not training:
+            return self._compute(False, *features)[0]
+
+        def recomputed(*args):
+            return self._compute(True, *args)
+
+        y, *moments = (keras.remat(recomputed) if self.rematerialize else recomputed)(*features)
+        for norm, mean, variance in zip(self._batch_norms(), moments[0::2], moments[1::2]):
+            _update_moving_statistics(norm, mean, variance)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return _concat_shape(input_shape, self.axis, channels=self._output_channels())
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class ConcatBatchNormReLU(keras.layers.Layer):
+class ConcatBatchNormReLU(_Recomputed):
     """Concatenate, BatchNormalization and ReLU as one layer whose activations are recomputed.
 
     The memory-efficient DenseNet's transitions and final normalization (its dense layers are
@@ -262,7 +298,7 @@ class ConcatBatchNormReLU(keras.layers.Layer):
         conv_name: str or None, the name of that convolution sublayer (default: this layer's name + "_conv").
     """
 
-    def __init__(self, axis=-1, epsilon=1.001e-5, momentum=0.99, rematerialize=True, filters=None, conv_name=None,
+    def __init__(self, axis=-1, *, epsilon=1.001e-5, momentum=0.99, rematerialize=True, filters=None, conv_name=None,
                  **kwargs):
         super().__init__(**kwargs)
         self.axis = axis
@@ -282,8 +318,8 @@ class ConcatBatchNormReLU(keras.layers.Layer):
             )
 
     def build(self, input_shape):
-        input_shape = _shape_list(input_shape)
-        channels = sum(shape[self.axis] for shape in input_shape)
+        shape = _concat_shape(input_shape, self.axis)
+        channels = shape[self.axis]
         self.gamma = self.add_weight(shape=(channels,), name="gamma", autocast=False, initializer="ones")
         self.beta = self.add_weight(shape=(channels,), name="beta", autocast=False, initializer="zeros")
         self.moving_mean = self.add_weight(
@@ -293,50 +329,28 @@ class ConcatBatchNormReLU(keras.layers.Layer):
             shape=(channels,), name="moving_variance", initializer="ones", trainable=False, autocast=False
         )
         if self.conv is not None:
-            shape = list(input_shape[0])
-            shape[self.axis] = channels
-            self.conv.build(tuple(shape))
+            self.conv.build(shape)
         self.built = True
 
-    def _normalize(self, training, *features):
+    def _batch_norms(self):
+        return [self]
+
+    def _output_channels(self):
+        return self.filters
+
+    def _compute(self, training, *features):
         x = _concat(features, self.axis)
         mean, variance = _statistics(x, self, self.axis, training)
-        y = _normalize_relu(x, self, mean, variance, self.axis, self.compute_dtype)
+        y = _normalize_relu(x, self, mean=mean, variance=variance, axis=self.axis, dtype=self.compute_dtype)
         return (y if self.conv is None else self.conv(y)), mean, variance
 
-    def call(self, inputs, training=None):
-        features = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        if not training:
-            return self._normalize(False, *features)[0]
-
-        def normalize(*args):
-            return self._normalize(True, *args)
-
-        # The batch moments come out of the (recomputed) function, as in DenseLayer.
-        y, mean, variance = (keras.remat(normalize) if self.rematerialize else normalize)(*features)
-        _update_moving_statistics(self, mean, variance)
-        return y
-
-    def compute_output_shape(self, input_shape):
-        input_shape = _shape_list(input_shape)
-        shape = list(input_shape[0])
-        shape[self.axis] = self.filters or sum(s[self.axis] for s in input_shape)
-        return tuple(shape)
-
     def get_config(self):
-        return {
-            **super().get_config(),
-            "axis": self.axis,
-            "epsilon": self.epsilon,
-            "momentum": self.momentum,
-            "rematerialize": self.rematerialize,
-            "filters": self.filters,
-            "conv_name": self.conv_name,
-        }
+        names = ("axis", "epsilon", "momentum", "rematerialize", "filters", "conv_name")
+        return {**super().get_config(), **_attributes(self, *names)}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class DenseLayer(keras.layers.Layer):
+class DenseLayer(_Recomputed):
     """One DenseNet-B layer that keeps only its new feature maps for the backward pass.
 
     `BN-ReLU-Conv1x1-BN-ReLU-Conv3x3` of the concatenation of its inputs, producing `growth_rate` new
@@ -362,7 +376,7 @@ class DenseLayer(keras.layers.Layer):
         rematerialize: bool, recompute in the backward pass (True) or keep activations (False).
     """
 
-    def __init__(self, growth_rate, bottleneck_width=4, axis=-1, epsilon=1.001e-5, momentum=0.99,
+    def __init__(self, growth_rate, bottleneck_width=4, *, axis=-1, epsilon=1.001e-5, momentum=0.99,
                  rematerialize=True, **kwargs):
         super().__init__(**kwargs)
         for key, value in (("growth_rate", growth_rate), ("bottleneck_width", bottleneck_width)):
@@ -385,9 +399,7 @@ class DenseLayer(keras.layers.Layer):
         self.conv2 = keras.layers.Conv2D(growth_rate, 3, padding="same", name=f"{self.name}_2_conv", **conv)
 
     def build(self, input_shape):
-        input_shape = _shape_list(input_shape)
-        shape = list(input_shape[0])
-        shape[self.axis] = sum(s[self.axis] for s in input_shape)
+        shape = list(_concat_shape(input_shape, self.axis))
         self.norm0.build(tuple(shape))
         self.conv1.build(tuple(shape))
         shape[self.axis] = self.bottleneck_width * self.growth_rate
@@ -395,48 +407,30 @@ class DenseLayer(keras.layers.Layer):
         self.conv2.build(tuple(shape))
         self.built = True
 
-    def _layer(self, training, *features):
+    def _normalize_relu(self, x, norm, mean, variance):
+        return _normalize_relu(x, norm, mean=mean, variance=variance, axis=self.axis, dtype=self.compute_dtype)
+
+    def _batch_norms(self):
+        return [self.norm0, self.norm1]
+
+    def _output_channels(self):
+        return self.growth_rate
+
+    def _compute(self, training, *features):
+        # Computing the first BatchNormalization's moments here, on the concatenation, keeps the graph small:
+        # per-input moments outside the recomputed function added ops quadratic in the block's depth
+        # (DenseNet-121: 1.7x the graph nodes, 2x the tracing time, and a 0.69x instead of 0.56x peak RSS
+        # against keras.applications; benchmarks/RESULTS.md).
         x = _concat(features, self.axis)
         mean0, variance0 = _statistics(x, self.norm0, self.axis, training)
-        x = self.conv1(_normalize_relu(x, self.norm0, mean0, variance0, self.axis, self.compute_dtype))
+        x = self.conv1(self._normalize_relu(x, self.norm0, mean0, variance0))
         mean1, variance1 = _statistics(x, self.norm1, self.axis, training)
-        y = self.conv2(_normalize_relu(x, self.norm1, mean1, variance1, self.axis, self.compute_dtype))
+        y = self.conv2(self._normalize_relu(x, self.norm1, mean1, variance1))
         return y, mean0, variance0, mean1, variance1
 
-    def call(self, inputs, training=None):
-        features = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        if not training:
-            return self._layer(False, *features)[0]
-
-        def layer(*args):
-            return self._layer(True, *args)
-
-        # Both BatchNormalizations' batch moments come out of the (recomputed) function, so the moving
-        # averages are updated once per step, never by the recomputation. Computing the first one's
-        # moments inside, on the concatenation, keeps the graph small: per-input moments outside it added
-        # ops quadratic in the block's depth (DenseNet-121: 1.7x the graph nodes, 2x the tracing time,
-        # and a 0.69x instead of 0.56x peak RSS against keras.applications; benchmarks/RESULTS.md).
-        y, mean0, variance0, mean1, variance1 = (keras.remat(layer) if self.rematerialize else layer)(*features)
-        _update_moving_statistics(self.norm0, mean0, variance0)
-        _update_moving_statistics(self.norm1, mean1, variance1)
-        return y
-
-    def compute_output_shape(self, input_shape):
-        input_shape = _shape_list(input_shape)
-        shape = list(input_shape[0])
-        shape[self.axis] = self.growth_rate
-        return tuple(shape)
-
     def get_config(self):
-        return {
-            **super().get_config(),
-            "growth_rate": self.growth_rate,
-            "bottleneck_width": self.bottleneck_width,
-            "axis": self.axis,
-            "epsilon": self.epsilon,
-            "momentum": self.momentum,
-            "rematerialize": self.rematerialize,
-        }
+        names = ("growth_rate", "bottleneck_width", "axis", "epsilon", "momentum", "rematerialize")
+        return {**super().get_config(), **_attributes(self, *names)}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -524,4 +518,4 @@ class HorizontalFlip(keras.layers.Layer):
         return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "data_format": self.data_format}
+        return {**super().get_config(), **_attributes(self, "data_format")}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the real Fashion-MNIST available offline: Debian's `dataset-fashion-mnist` package puts the four
-# IDX files under /usr/share/datasets/fashion-mnist/, where training/data.py looks first.
+# IDX files under /usr/share/datasets/fashion-mnist/, where training/data/sources.py looks first.
 # Exits 0 at once when the four files are there. Otherwise installs the package (as root or with passwordless
 # sudo, through apt-get) and exits 1, saying why and where to put the files, when they are still missing.
 set -uo pipefail

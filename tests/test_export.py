@@ -12,6 +12,8 @@ import pytest
 
 import keras_resnets
 from keras_resnets import export
+from keras_resnets import tool_io
+from keras_resnets.export import formats
 from tests.real_data import load_sample
 from tests.test_folding import ALL_FOLDED
 from tests.tiny_models import TINY
@@ -202,7 +204,7 @@ def test_failure_mid_export_leaves_nothing(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("converter crashed")
 
-    monkeypatch.setattr(export, "convert_tflite", broken)
+    monkeypatch.setattr(formats, "convert_tflite", broken)  # where export_model looks it up
     with pytest.raises(RuntimeError, match="converter crashed"):
         export.export_model(tiny(), tmp_path / "out", formats=("float32",), **FAST)
     assert os.listdir(tmp_path) == []
@@ -379,7 +381,7 @@ def test_cli_output_is_checked_before_the_model_is_loaded(tmp_path, cli_files, c
     def never(*args, **kwargs):
         raise AssertionError("the model was loaded before the output was checked")
 
-    monkeypatch.setattr(export, "load_keras_model", never)
+    monkeypatch.setattr(tool_io, "load_keras_model", never)  # the command loads .keras files through tool_io
     monkeypatch.setattr(keras_resnets, "create_model", never)
     start = time.monotonic()
     code, err = _run(["resnet20", "/proc/x/out"], capsys)

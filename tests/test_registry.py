@@ -1,5 +1,6 @@
 """The registry and the public factories."""
 
+import dataclasses
 import inspect
 
 import keras
@@ -19,19 +20,100 @@ def test_every_spec_has_its_factory_and_config():
         assert config["family"] == spec.family and config["default_size"] in (32, 224)
 
 
-@pytest.mark.parametrize("factory", ["ResNet50", "DenseNet121", "ResNet50V2"])
+DROP_INS = [
+    "ResNet50",
+    "ResNet101",
+    "ResNet152",
+    "ResNet50V2",
+    "ResNet101V2",
+    "ResNet152V2",
+    "DenseNet121",
+    "DenseNet169",
+    "DenseNet201",
+]
+
+
+@pytest.mark.parametrize("factory", DROP_INS)
 def test_factory_signature_mirrors_keras_applications(factory):
+    """A drop-in takes keras.applications' arguments with its defaults, in its positions (issue 21)."""
     ours = inspect.signature(getattr(keras_resnets, factory)).parameters
     theirs = inspect.signature(getattr(keras.applications, factory)).parameters
     for arg, param in theirs.items():
         assert arg in ours, arg
-        assert ours[arg].kind == inspect.Parameter.KEYWORD_ONLY
+        assert ours[arg].kind == param.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD
         assert ours[arg].default == param.default, arg
+    assert list(ours)[: len(theirs)] == list(theirs)
+    rest = list(ours.values())[len(theirs) :]
+    assert all(p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD) for p in rest)
+
+
+def test_drop_in_takes_arguments_by_position():
+    with keras.StatelessScope(initialize_variables=False):
+        model = keras_resnets.DenseNet121(False, None, None, (64, 64, 3), "avg")
+        reference = keras.applications.DenseNet121(False, None, None, (64, 64, 3), "avg")
+    assert model.output_shape == reference.output_shape == (None, 1024) and model.name == reference.name
+
+
+def test_other_factories_take_keyword_arguments_only():
+    for name in keras_resnets.list_models():
+        factory = getattr(keras_resnets, keras_resnets.get_model_spec(name).factory)
+        if factory.__name__ in DROP_INS:
+            continue
+        kinds = {p.kind for p in inspect.signature(factory).parameters.values()}
+        assert kinds == {inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD}, name
+    with pytest.raises(TypeError):
+        keras_resnets.ResNet18(False)
 
 
 def test_non_pretrained_factories_default_to_random_weights():
     assert inspect.signature(keras_resnets.ResNet18).parameters["weights"].default is None
     assert inspect.signature(keras_resnets.ResNet20).parameters["classes"].default == 10
+
+
+def test_each_factory_is_a_def_in_its_family_module_that_builds_its_variant(monkeypatch):
+    """`grep "def ResNet50"` finds every factory, and each one builds the variant it is registered for."""
+    built = []
+    families = (keras_resnets.resnet, keras_resnets.resnet_v2, keras_resnets.densenet, keras_resnets.attention)
+    for module in families:
+        monkeypatch.setattr(module, "create_model", lambda model, /, **kwargs: built.append((model, kwargs["name"])))
+    for name in keras_resnets.list_models():
+        spec = keras_resnets.get_model_spec(name)
+        factory = getattr(keras_resnets, spec.factory)
+        source = inspect.getsource(inspect.unwrap(factory))
+        assert f"def {spec.factory}(" in source and factory.__module__ in {m.__name__ for m in families}
+        factory()
+        assert built[-1] == (name, spec.keras_name or name)
+
+
+def test_public_names_are_unchanged():
+    factories = sorted(keras_resnets.FACTORIES)
+    assert factories == sorted(set(keras_resnets.__all__) - set(API)) and len(factories) == 57
+    assert keras_resnets.__all__[: len(API)] == API and keras_resnets.__all__[len(API) :] == factories
+    for name in keras_resnets.__all__:
+        assert getattr(keras_resnets, name) is not None, name
+    assert keras_resnets.FACTORIES["CIFARResNet"] is keras_resnets.resnet.CIFARResNet
+
+
+API = [
+    "create_model",
+    "decode_predictions",
+    "flip_tta",
+    "fold_batch_norm",
+    "get_model_config",
+    "get_model_spec",
+    "layers",
+    "list_models",
+    "list_pretrained",
+    "preprocess_input",
+    "preprocessing_mode",
+]
+
+
+def test_common_arguments_are_one_config():
+    from keras_resnets._common import CommonArgs
+    from keras_resnets._registry import COMMON_ARGS
+
+    assert {field.name for field in dataclasses.fields(CommonArgs)} == set(COMMON_ARGS)
 
 
 def test_list_models_filters():

@@ -18,6 +18,7 @@ import pytest
 
 import keras_resnets
 from keras_resnets import export
+from keras_resnets import tool_io
 from keras_resnets import visualize
 from tests.safety_helpers import snapshot, user_tree
 
@@ -61,7 +62,7 @@ def no_model_loads(monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("a model was loaded before the outputs were checked")
 
-    monkeypatch.setattr(export, "load_keras_model", never)
+    monkeypatch.setattr(tool_io, "load_keras_model", never)  # both tools load .keras files through tool_io
     monkeypatch.setattr(keras_resnets, "create_model", never)
 
 

@@ -1,12 +1,15 @@
 """Recipes resolve (every shipped one, no training) and the config / CLI machinery rejects bad input."""
 
+import json
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
 import keras_resnets
 from training import cli
-from training.config import apply_overrides, apply_smoke, list_recipes, load_recipe
+from training.config import CONFIG_DIR, apply_overrides, apply_smoke, list_recipes, load_recipe, recipe_description
 from training.recipe_parts import ThresholdedBinaryCrossentropy, make_loss, make_optimizer, make_schedule
 
 REQUIRED = (
@@ -34,6 +37,47 @@ def test_recipe_resolves(name):
                              epochs=config.epochs, steps_per_epoch=100)
     make_optimizer(config.optimizer, schedule)
     make_loss(config.loss)
+
+
+SNAPSHOT = Path(__file__).parent / "data" / "recipe_configs.json"
+
+
+def _exact(value):
+    """`value` as JSON that keeps what JSON alone would lose: tuples apart from lists, a Config apart from a dict."""
+    if isinstance(value, tuple):
+        return {"__tuple__": [_exact(v) for v in value]}
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    if isinstance(value, dict):
+        return {"__type__": type(value).__name__, **{k: _exact(v) for k, v in value.items()}}
+    return value
+
+
+def test_every_recipe_is_the_config_it_was_before_the_tables():
+    """tests/data/recipe_configs.json: every shipped recipe's config and `--list` line, dumped (with `_exact`)
+    before the recipes that differ only in values became rows of training/configs/_variants.py. Each recipe must
+    still give the same keys, in the same order, with the same values and types, and the same description."""
+    snapshot = json.loads(SNAPSHOT.read_text())
+    assert list_recipes() == sorted(snapshot["configs"])
+    for name in list_recipes():
+        assert json.dumps(_exact(load_recipe(name))) == json.dumps(snapshot["configs"][name]), name
+        assert recipe_description(name) == snapshot["descriptions"][name], name
+
+
+def test_each_recipe_name_is_one_file_or_one_table_row():
+    from training.configs import _variants
+
+    rows = [name for family in _variants.FAMILIES for name in family]
+    assert len(rows) == len(set(rows)) == len(_variants.VARIANTS)
+    files = {p.stem for p in CONFIG_DIR.glob("*.py") if not p.name.startswith("_")}
+    assert files and not files & set(rows)
+    assert len(list_recipes()) == len(set(list_recipes())) == len(files) + len(rows)
+    # Code written when every recipe was a module of training.configs still finds the table's.
+    from training.configs import cifar10_resnet56
+
+    config = cifar10_resnet56.get_config()
+    config.recipe = "cifar10_resnet56"  # what load_recipe adds
+    assert config.model.name == "resnet56" and config == load_recipe("cifar10_resnet56")
 
 
 def test_he2015_recipe_converts_iterations_to_epochs():

@@ -132,28 +132,45 @@ def test_multi_worker_fit_with_fix_keeps_workers_in_sync(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "mode, bug, message",
+    "mode, bug",
     [
         # keras.src.backend.tensorflow.trainer.TensorFlowTrainer._maybe_symbolic_build
-        ("unfixed", distribute._SYMBOLIC_BUILD_BUG, "Attempt to convert a value (PerReplica"),
+        ("unfixed_symbolic_build", distribute.SYMBOLIC_BUILD_BUG),
         # keras.src.backend.tensorflow.trainer.reduce_per_replica (tensorflow/tensorflow#72388)
-        ("unfixed_reduce", distribute._REDUCE_BUG, "Invalid reduction dimension 0 for input with 0 dimensions"),
+        ("unfixed_reduce", distribute.REDUCE_BUG),
     ],
     ids=["symbolic_build", "reduce_per_replica"],
 )
-def test_multi_worker_fit_without_fix_fails_as_documented(tmp_path, mode, bug, message):
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    function = {
-        distribute._SYMBOLIC_BUILD_BUG: tf_trainer.TensorFlowTrainer._maybe_symbolic_build,
-        distribute._REDUCE_BUG: tf_trainer.reduce_per_replica,
-    }[bug]
-    if not distribute._buggy(inspect.unwrap(function), bug):  # unwrap: this process may hold the patch
-        pytest.skip(f"Keras {keras.version()} no longer has this bug; its half of enable_multi_worker_fit can go")
+def test_multi_worker_fit_without_fix_fails_as_documented(tmp_path, mode, bug):
+    """The bug each half of `enable_multi_worker_fit` patches, shown on the unpatched Keras. The patches are
+    chosen by Keras version (`KerasBug.present`), so this test is what notices a Keras that fixes one: it then
+    fails and says which `fixed_in` to set."""
+    if not bug.present():
+        pytest.skip(f"Keras {keras.version()} is past {bug.function}'s fix ({bug.fixed_in}): its patch is not applied")
     results = _run_two_workers(mode, tmp_path)
     for index, (code, output) in enumerate(results):
-        assert code != 0, f"worker {index} succeeded without the fix; Keras may have fixed #20585:\n{output[-3000:]}"
-        assert message in output, output[-6000:]
+        assert code != 0, (
+            f"worker {index} succeeded without the fix: Keras {keras.version()} fixed {bug.function}. Set "
+            f"fixed_in={keras.version()!r} on its KerasBug in training/distribute.py (or the release that fixed "
+            f"it), and remove that half of enable_multi_worker_fit once pyproject.toml needs a fixed Keras:\n"
+            f"{output[-3000:]}")
+        assert bug.symptom in output, output[-6000:]
+
+
+def test_the_multi_worker_patches_are_chosen_by_keras_version():
+    assert distribute.SYMBOLIC_BUILD_BUG.present("3.15.1") and distribute.REDUCE_BUG.present("3.15.1")
+    assert not distribute.SYMBOLIC_BUILD_BUG.present("3.4.1") and distribute.REDUCE_BUG.present("3.4.1")
+    assert not distribute.REDUCE_BUG.present("3.2.1")
+    fixed = distribute.KerasBug("f", since="3.5.0", fixed_in="3.17.0")
+    assert fixed.present("3.16.2") and not fixed.present("3.17.0") and not fixed.present("3.18.0.dev2026")
+    assert distribute.REDUCE_BUG.present() == distribute.REDUCE_BUG.present(keras.version())
+    # The installed Keras has both bugs (the test above shows them), so enable_multi_worker_fit patches both.
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    distribute.enable_multi_worker_fit()
+    for function, bug in ((tf_trainer.TensorFlowTrainer._maybe_symbolic_build, distribute.SYMBOLIC_BUILD_BUG),
+                          (tf_trainer.reduce_per_replica, distribute.REDUCE_BUG)):
+        assert (inspect.unwrap(function) is not function) == bug.present(), bug.function
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from tests.safety_helpers import snapshot, user_tree
 from training import cli
-from training.callbacks import CrashBackup, NonFiniteError
+from training.callbacks import CrashBackup, NonFiniteError, NonFiniteLossError, StopOnNonFiniteLoss
 from training.config import SCHEMA, ConfigError, Rule, apply_overrides, apply_smoke, check_config, list_recipes, \
     load_recipe
 from training.train import TrainingError, train_and_evaluate
@@ -101,9 +101,9 @@ def test_a_run_never_replaces_an_export_it_did_not_create(sandbox, tmp_path, cap
 def test_export_appearing_during_the_run_is_not_replaced(tmp_path):
     config = apply_overrides(apply_smoke(load_recipe("fashion_mnist_resnet20")),
                              [*TINY, f"export_dir={str(tmp_path / 'exports')!r}"])
-    from training import train
+    from training import run_export  # where the run's export calls export_keras
 
-    original = train.export_keras
+    original = run_export.export_keras
 
     def racing_export(model, target, metadata, overwrite):  # someone creates the folder just before us
         if os.path.basename(target) == "run":
@@ -113,11 +113,11 @@ def test_export_appearing_during_the_run_is_not_replaced(tmp_path):
         return original(model, target, metadata, overwrite=overwrite)
 
     messages = []
-    train.export_keras = racing_export
+    run_export.export_keras = racing_export
     try:
         summary = train_and_evaluate(config, tmp_path / "run", log=messages.append)
     finally:
-        train.export_keras = original
+        run_export.export_keras = original
     assert summary["export_dir"].endswith("run-2") and any("appeared during the run" in m for m in messages)
     assert os.listdir(tmp_path / "exports" / "run") == ["mine.txt"]
 
@@ -140,6 +140,32 @@ def test_a_diverged_run_exports_nothing_and_fails(tmp_path, capsys):
             arrays = []
             f.visititems(lambda n, o: arrays.append(o[()]) if isinstance(o, h5py.Dataset) else None)
         assert arrays and all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def test_divergence_is_told_by_its_exception_type_not_by_words(tmp_path, monkeypatch):
+    """A NaN or infinite loss raises `NonFiniteLossError` (a `NonFiniteError`, as CrashBackup's), which the run
+    turns into "diverged"; any other error, even one whose message says NaN, goes on as it is."""
+    stop = StopOnNonFiniteLoss()
+    stop.on_train_batch_end(0, {"loss": 1.0})
+    stop.on_train_batch_end(1, {})
+    for loss in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(NonFiniteLossError, match=r"The loss became NaN or infinite"):
+            stop.on_train_batch_end(2, {"loss": loss})
+    assert issubclass(NonFiniteLossError, NonFiniteError)
+
+    from training import train
+
+    class Unrelated(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise RuntimeError("a NaN check of someone else's failed (nan)")
+
+    original = train._callbacks
+    monkeypatch.setattr(train, "_callbacks", lambda *args, **kwargs: [Unrelated(), *original(*args, **kwargs)])
+    config = apply_overrides(apply_smoke(load_recipe("fashion_mnist_resnet20")),
+                             [*TINY, f"export_dir={str(tmp_path / 'exports')!r}"])
+    with pytest.raises(RuntimeError, match="someone else's") as raised:
+        train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+    assert not isinstance(raised.value, TrainingError)
 
 
 def test_backups_and_exports_refuse_non_finite_weights(tmp_path):

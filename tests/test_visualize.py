@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 import keras_resnets
+from keras_resnets import tool_io
 from keras_resnets import visualize as V
+from keras_resnets.visualize import plots
 from tests.real_data import load_sample
 from tests.tiny_models import TINY, build
 
@@ -44,13 +46,13 @@ def _scale_residual(model, block, factor):
 def figures(monkeypatch):
     """Captures every figure the plot functions save, to check titles and axis labels."""
     captured = []
-    save = V._save
+    save = plots.save_png
 
     def capture(figure, path):
         captured.append(figure)
         return save(figure, path)
 
-    monkeypatch.setattr(V, "_save", capture)
+    monkeypatch.setattr(plots, "save_png", capture)
     return captured
 
 
@@ -282,9 +284,12 @@ def test_command_line_on_the_committed_model(tmp_path):
 
 
 def test_cli_images_default_to_the_debian_test_set(tmp_path, monkeypatch):
-    """Without --images the CLI reads the Fashion-MNIST test files of the Debian package's folder (here a
-    stand-in folder, gzip'd or not); where they are missing it says where and how to get them."""
-    monkeypatch.setattr(V, "FASHION_MNIST_DIR", str(tmp_path))
+    """Without --images the CLI reads the Fashion-MNIST test files of the Debian package's folder, where the
+    training app's data sources (training.data) look for it (here a stand-in folder, gzip'd or not); where they
+    are missing it says where and how to get them."""
+    from training import data
+
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=f"not in {tmp_path} .*apt-get install dataset-fashion-mnist"):
         V._data_file(None, "images")
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"")
@@ -395,12 +400,10 @@ def test_cli_inputs_are_checked(tmp_path, cli_files, capsys):
 
 
 def test_cli_outputs_are_checked_before_the_model_is_loaded(tmp_path, cli_files, capsys, monkeypatch):
-    from keras_resnets import export
-
     def never(*args, **kwargs):
         raise AssertionError("the model was loaded before the outputs were checked")
 
-    monkeypatch.setattr(export, "load_keras_model", never)
+    monkeypatch.setattr(tool_io, "load_keras_model", never)  # both tools load .keras files through tool_io
     model, images = cli_files / "model.keras", cli_files / "images.npy"
     run = lambda *extra: _run(["feature-maps", model, "--images", images, *extra], capsys)
     code, err = run("--out", tmp_path / "x.png", "--json", "/proc/x/numbers.json")
@@ -427,9 +430,9 @@ def test_cli_outputs_are_checked_before_the_model_is_loaded(tmp_path, cli_files,
 def test_cli_writes_both_outputs_and_overwrites_only_when_asked(tmp_path, cli_files, capsys, monkeypatch):
     """Both outputs are written atomically; missing parent folders are created for --out and --json alike; an
     existing output needs --overwrite."""
-    atomic, write = [], V._write_atomically
-    monkeypatch.setattr(V, "_write_atomically", lambda path, fn: (atomic.append(os.path.basename(path)),
-                                                                  write(path, fn))[1])
+    atomic, write = [], tool_io.write_atomically
+    monkeypatch.setattr(tool_io, "write_atomically", lambda path, fn: (atomic.append(os.path.basename(path)),
+                                                                       write(path, fn))[1])
     argv = ["grad-cam", cli_files / "model.keras", "--images", cli_files / "images.npy", "--count", 2,
             "--out", tmp_path / "a" / "cam.png", "--json", tmp_path / "b" / "cam.json"]
     assert _run(argv, capsys)[0] == 0

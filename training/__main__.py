@@ -1,3 +1,5 @@
+"""`python -m training`: the command line of `training.cli`."""
+
 import sys
 
 from training.cli import main

@@ -1,4 +1,9 @@
-"""Callbacks of a training run: crash backups, throughput and learning-rate logging, flip-TTA evaluation."""
+"""Callbacks of a training run: crash backups, the stop on a non-finite loss, throughput and learning-rate
+logging, flip-TTA evaluation.
+
+A run that diverges is stopped by an exception of its own type (`NonFiniteError`, `NonFiniteLossError`), so
+that `training.train` tells divergence from any other failure by its type, never by the words of a message.
+"""
 
 import json
 import os
@@ -25,8 +30,8 @@ class CrashBackup(keras.callbacks.Callback):
 
     Unlike `keras.callbacks.BackupAndRestore` (which replays an interrupted epoch from its start), the
     optimizer step count is the position: `training.train` resumes the data stream at exactly that step.
-    Place this callback after `TerminateOnNaN(raise_error=True)` so a NaN step raises before it could
-    be backed up (keras#21771).
+    Place this callback after `StopOnNonFiniteLoss` so a NaN step raises before it could be backed up
+    (keras#21771).
     """
 
     def __init__(self, directory, every_steps, keep=2):
@@ -53,6 +58,7 @@ class CrashBackup(keras.callbacks.Callback):
 
     @staticmethod
     def restore(model, state):
+        """Loads the backup `state` (from `latest`) into `model`: weights, BN statistics and optimizer state."""
         model.load_weights(os.path.join(state["path"], "state.weights.h5"))
 
     # ---- writing -------------------------------------------------------------------------------
@@ -60,6 +66,11 @@ class CrashBackup(keras.callbacks.Callback):
         return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def save(self, epoch):
+        """Writes the backup of the current step (atomically; a no-op when it exists) and prunes older ones.
+
+        Raises:
+            NonFiniteError: the model holds NaN or infinite values; nothing is written.
+        """
         # The loss a step reports is computed before its update, so a diverging step can leave
         # non-finite weights (often BatchNorm's moving variance) behind a finite loss: stop the run rather
         # than let them replace the last good backup.
@@ -116,6 +127,24 @@ class CrashBackup(keras.callbacks.Callback):
 
 class NonFiniteError(RuntimeError):
     """Raised by `CrashBackup` when the weights or the epoch's losses are NaN or infinite: the run diverged."""
+
+
+class NonFiniteLossError(NonFiniteError):
+    """Raised by `StopOnNonFiniteLoss` when a training step's loss is NaN or infinite: the run diverged."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first step whose loss is NaN or infinite, by raising `NonFiniteLossError`.
+
+    `keras.callbacks.TerminateOnNaN(raise_error=True)` does the same with a plain `RuntimeError`, which the
+    run could only tell from other failures by its message. Raising (rather than setting `stop_training`)
+    skips every later callback of the step and `on_train_end`, so the last good backup is never overwritten.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise NonFiniteLossError(f"The loss became NaN or infinite ({loss})")
 
 
 class ThroughputLogger(keras.callbacks.Callback):

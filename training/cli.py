@@ -25,6 +25,7 @@ DEFAULT_RECIPE = "fashion_mnist_resnet20"
 
 
 def parse_args(argv=None):
+    """The command line's options (see the module docstring and `--help`)."""
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", nargs="?", default=DEFAULT_RECIPE,
@@ -130,6 +131,7 @@ def smoke_notice(config, workdir_kept, export):
 
 
 def main(argv=None):
+    """Runs the command line; returns its exit code: 0 done, 2 a usage error before training, 1 a failed run."""
     args = parse_args(argv)
     if args.list:
         print_recipes()

@@ -1,7 +1,8 @@
 """Run configurations: recipe files, command-line overrides and the smoke override.
 
 A recipe is a Python file with `get_config()` returning a `Config` (a dict with attribute access), in
-`training/configs/<name>.py` or at any path. Its `smoke` entry holds dotted overrides that turn the run
+`training/configs/<name>.py` or at any path, or a row of a table of recipes that differ only in values
+(`training/configs/_variants.py`). Its `smoke` entry holds dotted overrides that turn the run
 into a check of a minute or less (`--smoke`). Command-line `--set key.sub=value` overrides any value; values
 are parsed as Python literals and must keep the type of the value they replace.
 """
@@ -42,15 +43,31 @@ class Config(dict):
         return {k: v.to_dict() if isinstance(v, Config) else v for k, v in self.items()}
 
 
+def recipe_variants() -> dict:
+    """The shipped recipes that are rows of a table, not files: `{name: Variant}` (`training/configs/_variants.py`,
+    where recipes that differ only in values are listed)."""
+    # Loaded by name, like the recipe files: the tables import this module (for `Config`).
+    return importlib.import_module("training.configs._variants").VARIANTS
+
+
+def _recipe_files():
+    """The names of the recipe files in training/configs/ (private modules aside)."""
+    return [p.stem for p in CONFIG_DIR.glob("*.py") if not p.name.startswith("_")]
+
+
 def list_recipes():
-    """The shipped recipe names (files in training/configs/ not starting with an underscore)."""
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.py") if not p.name.startswith("_"))
+    """The shipped recipe names: the files in training/configs/ not starting with an underscore, and the rows of
+    the tables of variants (`recipe_variants`)."""
+    return sorted([*_recipe_files(), *recipe_variants()])
 
 
 def recipe_description(name: str) -> str:
-    """A shipped recipe's one-line description: its docstring's summary line, read from the file without
-    importing it. A summary that runs on to a second line is cut at its first ': ' (`"CIFAR-10 WRN-28-10,
-    Zagoruyko & Komodakis (2016)"`)."""
+    """A shipped recipe's one-line description: a table row's own, or a recipe file's docstring summary line, read
+    from the file without importing it. A summary that runs on to a second line is cut at its first ': '
+    (`"ImageNet ResNet-50, the step recipe of He et al. (2015)"`)."""
+    variant = recipe_variants().get(name)
+    if variant is not None:
+        return variant.description
     doc = (ast.get_docstring(ast.parse((CONFIG_DIR / f"{name}.py").read_text())) or "").strip()
     if not doc:
         return ""
@@ -82,7 +99,8 @@ def load_recipe(name_or_path: str) -> Config:
                 f"Unknown recipe {name_or_path!r}.{hint} Shipped recipes: {list_recipes()}; or pass a path "
                 "to a .py file with get_config()."
             )
-        module = importlib.import_module(f"training.configs.{name_or_path}")
+        variant = recipe_variants().get(name_or_path)
+        module = variant or importlib.import_module(f"training.configs.{name_or_path}")
     if not hasattr(module, "get_config"):
         raise ConfigError(f"Recipe {name_or_path!r} has no get_config() function.")
     try:
@@ -99,6 +117,7 @@ def load_recipe(name_or_path: str) -> Config:
 
 
 def _parse_value(text):
+    """A `--set` value: a Python literal, else the text itself."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -106,6 +125,8 @@ def _parse_value(text):
 
 
 def _compatible(old, new):
+    """Whether `new` may replace `old`: the same kind (a bool stays a bool, a number a number; an int key takes
+    no fractional float), any list or tuple for a sequence, any dict for a section, anything for None."""
     if old is None or new is None:
         return True
     if isinstance(old, bool) or isinstance(new, bool):
@@ -332,6 +353,7 @@ RESERVED_MODEL_KWARGS = ("input_shape", "input_tensor", "classes", "include_prep
 
 
 def _leaves(node, prefix=""):
+    """`(dotted key, value)` for every value of `node`; a free section (`FREE_SECTIONS`) is one leaf."""
     for key, value in node.items():
         dotted = f"{prefix}{key}"
         if dotted in FREE_SECTIONS:

@@ -35,8 +35,8 @@ statistics are already global there.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
-import inspect
 import json
 import os
 import warnings
@@ -115,6 +115,7 @@ def get_strategy(name: str = "auto", *, sync_batch_norm: bool = False) -> tf.dis
 
 
 def _auto_strategy_name():
+    """What "auto" means here: a configured TPU, else a multi-worker TF_CONFIG, else several GPUs, else the default."""
     if _tpu_address() is not None:
         return "tpu"
     if _tf_config_worker_count() > 1:
@@ -143,6 +144,7 @@ def _tpu_address():
 
 
 def _tf_config():
+    """TF_CONFIG as a dict ({} when unset); a clear error when it is not a JSON object."""
     text = os.environ.get("TF_CONFIG", "")
     if not text.strip():
         return {}
@@ -181,6 +183,7 @@ def _multi_worker_strategy(tf):
 
 
 def _tpu_strategy(tf):
+    """`TPUStrategy` on the configured TPU (`_tpu_address`), connecting to it and initializing it first."""
     address = _tpu_address()
     if address is None:
         raise ValueError(
@@ -252,6 +255,7 @@ def replica_info(strategy) -> dict:
 
 
 def _jax_replica_info(distribution):
+    """`replica_info` for a `keras.distribution.Distribution` (or the one set, or none): JAX processes are workers."""
     import keras
 
     if distribution is None:
@@ -337,6 +341,8 @@ def synchronize_batch_norm(model: keras.Model) -> keras.Model:
     """
     import keras
 
+    from keras_resnets._common import deep_recursion
+
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
             "`synchronize_batch_norm` needs the TensorFlow backend: Keras supports "
@@ -359,9 +365,10 @@ def synchronize_batch_norm(model: keras.Model) -> keras.Model:
             config["synchronized"] = True
         return type(layer).from_config(config)
 
-    clone = keras.models.clone_model(
-        model, input_tensors=_named_inputs(model), clone_function=clone_layer, recursive=True
-    )
+    with deep_recursion():  # cloning walks the graph recursively (ResNet-1202 nests past the default limit)
+        clone = keras.models.clone_model(
+            model, input_tensors=_named_inputs(model), clone_function=clone_layer, recursive=True
+        )
     clone.set_weights(model.get_weights())
     return clone
 
@@ -421,22 +428,55 @@ def _all_layers(model):
 #    same global values. Other reductions ("sum", "concat", "first") are left to Keras.
 #
 # Both patches wrap the Keras function and delegate to it whenever the strategy is not multi-worker,
-# so single-worker behaviour is untouched. Targets Keras 3 up to at least 3.15.1, where both bugs are
-# present (bug 2 was reported with TF 2.16-2.18, i.e. since TF switched to Keras 3). Each patch is
-# skipped when its buggy call is gone from the installed Keras source (`_buggy` below), so a Keras that
-# fixes either bug runs unpatched, and the "without the fix" tests then skip with a note. Remove this
-# block once tests/test_training_distribute.py passes with `enable_multi_worker_fit` made a no-op.
+# so single-worker behaviour is untouched. Each is applied on the Keras releases that have its bug, chosen by
+# version (`KerasBug` below): bug 1 since Keras 3.5.0, where `_maybe_symbolic_build` first reduces the batch,
+# bug 2 since 3.3.0; both are still in 3.15.1 and in Keras' main branch of August 2026 (3.16.0). A bug that
+# no release has fixed yet has no end to its range. tests/test_training_distribute.py runs two workers on the
+# unpatched Keras and fails, naming the bug, on the first release that fixes one: then set its `fixed_in` to
+# that release (the patch is skipped from there on), and remove this block once the oldest Keras that
+# pyproject.toml allows has both fixes.
 
+
+@dataclasses.dataclass(frozen=True)
+class KerasBug:
+    """A bug of Keras' TensorFlow trainer that `enable_multi_worker_fit` patches, and the releases that have it.
+
+    Attributes:
+        function: str, the function with the bug, in `keras.src.backend.tensorflow.trainer`.
+        since: str, the first Keras release with the bug.
+        fixed_in: str or None, the first release without it; None while every release since `since` has it.
+        symptom: str, what a multi-worker `fit` on the unpatched function raises (the tests look for it).
+    """
+
+    function: str
+    since: str
+    fixed_in: str | None = None
+    symptom: str = ""
+
+    def present(self, version=None) -> bool:
+        """Whether Keras `version` (default: the installed one) has the bug."""
+        from packaging.version import Version
+
+        if version is None:
+            import keras
+
+            version = keras.version()
+        version = Version(version)
+        return Version(self.since) <= version and (self.fixed_in is None or version < Version(self.fixed_in))
+
+
+SYMBOLIC_BUILD_BUG = KerasBug("TensorFlowTrainer._maybe_symbolic_build", since="3.5.0",
+                              symptom="Attempt to convert a value (PerReplica")
+REDUCE_BUG = KerasBug("reduce_per_replica", since="3.3.0",
+                      symptom="Invalid reduction dimension 0 for input with 0 dimensions")  # tensorflow#72388
 _PATCH_MARK = "_keras_resnets_multi_worker_fix"
-_SYMBOLIC_BUILD_BUG = "distribute_strategy.reduce("
-_REDUCE_BUG = 'reduce("MEAN", v, axis=0)'
 
 
 def enable_multi_worker_fit() -> None:
     """Makes `model.fit`/`evaluate` work under a multi-worker `MultiWorkerMirroredStrategy` (Keras 3, TF).
 
-    Patches two functions of Keras' TensorFlow trainer (see the comment above this function); a no-op
-    for the parts an installed Keras has fixed, and when called again. `get_strategy("multi_worker")`
+    Patches two functions of Keras' TensorFlow trainer (see the comment above `KerasBug`) on the Keras
+    releases that have their bugs; a no-op for the others, and when called again. `get_strategy("multi_worker")`
     and `get_strategy("auto")` with a multi-worker TF_CONFIG call it for you.
     """
     _patch_symbolic_build()
@@ -444,10 +484,11 @@ def enable_multi_worker_fit() -> None:
 
 
 def _patch_symbolic_build():
+    """Bug 1 (`SYMBOLIC_BUILD_BUG`): wraps `TensorFlowTrainer._maybe_symbolic_build` when the installed Keras has it."""
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
     original = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
-    if getattr(original, _PATCH_MARK, False) or not _buggy(original, _SYMBOLIC_BUILD_BUG):
+    if getattr(original, _PATCH_MARK, False) or not SYMBOLIC_BUILD_BUG.present():
         return
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -468,10 +509,11 @@ def _patch_symbolic_build():
 
 
 def _patch_reduce_per_replica():
+    """Bug 2 (`REDUCE_BUG`): wraps the trainer module's `reduce_per_replica`, when the installed Keras has it."""
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
     original = tf_trainer.reduce_per_replica
-    if getattr(original, _PATCH_MARK, False) or not _buggy(original, _REDUCE_BUG):
+    if getattr(original, _PATCH_MARK, False) or not REDUCE_BUG.present():
         return
 
     def reduce_per_replica(values, strategy, reduction):
@@ -487,14 +529,8 @@ def _patch_reduce_per_replica():
     tf_trainer.reduce_per_replica = reduce_per_replica
 
 
-def _buggy(function, snippet):
-    try:
-        return snippet in inspect.getsource(function)
-    except (OSError, TypeError):  # No source shipped: assume the bug, the patch is correct either way.
-        return True
-
-
 def _in_multi_worker_mode(strategy):
+    """Whether `strategy` is a `MultiWorkerMirroredStrategy` over more than one worker."""
     import tensorflow as tf
 
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):

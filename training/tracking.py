@@ -21,6 +21,7 @@ def key_configured() -> bool:
 
 
 def resolve_mode(mode: str) -> str:
+    """The W&B mode a run uses: `mode`, with "auto" made "online" when an API key is configured, else "offline"."""
     if mode not in WANDB_MODES:
         raise ValueError(f"wandb mode must be one of {WANDB_MODES}. Received: {mode!r}")
     if mode == "auto":
@@ -75,6 +76,12 @@ class Tracker:
             settings=wandb.Settings(console="off", silent=True),
         )
 
+    @classmethod
+    def disabled(cls, workdir):
+        """A tracker that logs nothing (the other workers of a multi-worker run)."""
+        return cls("disabled", workdir=workdir, project=None, entity=None, name=None, run_id=None, config=None,
+                   tags=())
+
     def where(self):
         """Where the run's W&B record is: the `wandb sync DIR` command that uploads an offline run, the run's
         URL online, None when disabled."""
@@ -85,6 +92,7 @@ class Tracker:
         return self.run.url
 
     def callbacks(self, log_every_steps):
+        """The Keras callbacks that log to the run every `log_every_steps` steps (none when disabled)."""
         if self.run is None:
             return []
         from wandb.integration.keras import WandbMetricsLogger
@@ -92,6 +100,7 @@ class Tracker:
         return [WandbMetricsLogger(log_freq=log_every_steps)]
 
     def log_artifact(self, path, name, kind, metadata=None):
+        """Uploads the file or folder `path` as an artifact (nothing when disabled or when `path` is missing)."""
         if self.run is None or path is None or not os.path.exists(path):
             return
         artifact = self._wandb.Artifact(name=name, type=kind, metadata=metadata or {})
@@ -102,9 +111,11 @@ class Tracker:
         self.run.log_artifact(artifact)
 
     def summary(self, values):
+        """Adds `values` to the run's summary."""
         if self.run is not None:
             self.run.summary.update(values)
 
     def finish(self, exit_code=0):
+        """Ends the run; a non-zero `exit_code` marks it failed."""
         if self.run is not None:
             self.run.finish(exit_code=exit_code)

@@ -1,7 +1,10 @@
-"""One training run: `train_and_evaluate(config, workdir)`.
+"""One training run: `train_and_evaluate(config, workdir)`, a short sequence of named steps.
 
-Data -> model (in the strategy's scope) -> `model.fit` with crash backups, NaN stop, CSV / TensorBoard /
-W&B tracking -> test evaluation -> export to `saved_models/<run name>/` -> summary.
+Checks (`_validate`) -> distribution (`_distribution`) -> workdir, run name and export folder
+(`training.workdir.place_run`) -> precision -> data (`_load_data`) -> model, compiled in the strategy's scope
+(`_build_and_compile`) -> resume or start (`_resume_or_start`) -> W&B (`_open_tracker`) -> callbacks ->
+`model.fit` (`_fit`: crash backups, NaN stop) -> checks and test evaluation (`_evaluate`) -> export to
+`saved_models/<run name>/` (`_export`, `training.run_export`) -> summary (`_summary`, `_record`).
 
 Nothing that is not the run's own is touched: the config, the run name (a plain name), the workdir (new or
 empty, or the run's own with --resume) and the export folder (new; never replaced) are checked before any
@@ -9,26 +12,30 @@ work, and a model with non-finite weights or test loss is never exported.
 """
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
 import sys
-import tempfile
 import time
 import uuid
 
 import keras
-import numpy as np
 
 import keras_resnets
-from keras_resnets.export import ExportError, export_keras, export_model, non_finite_weights
+from keras_resnets.export import ExportError, export_keras, export_model, non_finite_weights  # noqa: F401
 from training import data as data_lib
 from training import distribute
-from training.callbacks import CrashBackup, FlipTTAEvaluation, NonFiniteError, ThroughputLogger
-from training.config import ConfigError, TrainingError, check_config, check_run_name
+from training.callbacks import CrashBackup, FlipTTAEvaluation, NonFiniteError, StopOnNonFiniteLoss, ThroughputLogger
+from training.config import ConfigError, TrainingError, check_config, check_run_name  # noqa: F401
 from training.machine import cpu_flags, git_commit, machine_facts
 from training.recipe_parts import make_loss, make_optimizer, make_schedule
+# The export and the workdir have modules of their own; their names stay importable from here.
+from training.run_export import (EXPORT_CALIBRATION_IMAGES, EXPORT_PACKAGES, EXPORT_VERIFY_IMAGES,  # noqa: F401
+                                 _sample, check_export_formats, export_images, export_run, export_target)
 from training.tracking import Tracker, describe_mode
+from training.workdir import (WORKER_DIR_PATTERN, check_workdir, default_run_name, make_workdir,  # noqa: F401
+                              place_run)
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 # /proc/cpuinfo flags of CPUs that compute bfloat16 dot products in hardware (AVX-512 BF16, Intel AMX).
@@ -65,100 +72,6 @@ def resolve_precision(precision, strategy=None, flags=None):
     return "float32", "auto: CPU without native bfloat16 (" + " / ".join(NATIVE_BFLOAT16_CPU_FLAGS) + ")"
 
 
-# Sub-folders that the other workers of a multi-worker run keep in the chief's workdir.
-WORKER_DIR_PATTERN = r"worker-\d+"
-
-
-def check_workdir(workdir, resume):
-    """Checks the workdir before anything is written (`make_workdir` creates it). Returns the earlier run's
-    `run.json` contents when resuming, else None.
-
-    A new run starts in a new or empty folder (its other workers' `worker-N` folders aside), so it never
-    writes over files that are not its own; `--resume` needs the backup of the run it continues."""
-    import re
-
-    backup_dir = os.path.join(workdir, "backup")
-    if os.path.lexists(workdir) and not os.path.isdir(workdir):
-        raise ConfigError(f"The workdir {workdir!r} exists and is not a folder. Pass --workdir with a new folder.")
-    if resume:
-        state = CrashBackup.latest(backup_dir) if os.path.isdir(backup_dir) else None
-        run_json = os.path.join(workdir, "run.json")
-        if state is None or not os.path.isfile(run_json):
-            raise ConfigError(
-                f"--resume found no run to continue in {workdir!r}: it looked for {os.path.join(backup_dir, 'latest.json')}"
-                f" and {run_json} (a run writes them after its first backup: every backup_every_steps steps and "
-                "at each epoch end). Check --workdir, or start a new run without --resume."
-            )
-        with open(run_json) as f:
-            run_meta = json.load(f)
-        check_run_name(run_meta.get("run_name"))
-    else:
-        run_meta = None
-        entries = sorted(os.listdir(workdir)) if os.path.isdir(workdir) else []
-        entries = [e for e in entries if not re.fullmatch(WORKER_DIR_PATTERN, e)]
-        if os.path.isdir(backup_dir) and CrashBackup.latest(backup_dir):
-            raise ConfigError(
-                f"{workdir!r} holds a backup of an earlier run. Pass --resume to continue it, or another --workdir."
-            )
-        if entries:
-            raise ConfigError(
-                f"The workdir {workdir!r} is not empty ({len(entries)} entries, e.g. {entries[:3]}). A new run "
-                "starts in a new or empty folder so that it never writes over other files: pass another --workdir "
-                "(the default is a new runs/<name>-<time>), or --resume to continue the run kept there."
-            )
-    return run_meta
-
-
-def make_workdir(workdir):
-    """Creates the (checked) workdir and proves it writable with a probe file of its own."""
-    try:
-        os.makedirs(workdir, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=workdir)
-        os.close(fd)
-        os.remove(probe)  # the probe this process just created
-    except OSError as err:
-        raise ConfigError(f"The workdir {workdir!r} is not writable ({err}). Pass --workdir with a writable path.")
-
-
-def default_run_name(config, workdir):
-    """The workdir's name (runs/<recipe>-<time> from the CLI), else the recipe's: the first that is a plain
-    name (`training.config.check_run_name`)."""
-    for candidate in (os.path.basename(workdir.rstrip(os.sep)), str(config.get("recipe") or ""), "run"):
-        try:
-            return check_run_name(candidate)
-        except ConfigError:
-            continue
-
-
-def export_target(export_dir, name, *, explicit):
-    """The folder `export_dir/name` the run will export to: inside `export_dir`, and new.
-
-    A run never replaces a folder it did not create (the committed `saved_models/fashion_mnist_resnet20`,
-    an earlier run's export, anything a user keeps there). When the folder exists, an explicitly given name
-    is an error; a default name gets the first free suffix (`name-2`, `name-3`, ...)."""
-    root = os.path.realpath(os.path.abspath(os.fspath(export_dir)))
-    if os.path.lexists(root) and not os.path.isdir(root):
-        raise ConfigError(f"export_dir {export_dir!r} exists and is not a folder. Received: export_dir={export_dir!r}")
-    check_run_name(name)
-    candidates = [name] if explicit else [name] + [f"{name}-{k}" for k in range(2, 1000)]
-    for candidate in candidates:
-        target = os.path.join(root, candidate)
-        if os.path.commonpath([root, os.path.realpath(target)]) != root:
-            continue  # a link that leads out of export_dir: never write through it
-        if not os.path.lexists(target):
-            return candidate, target
-    raise ConfigError(
-        f"The export folder {os.path.join(root, name)} already exists, and a run never replaces a folder it did "
-        "not create. Pass another --name (or set run_name), or move that folder away yourself."
-        if explicit else f"No free export folder name for {name!r} under {root}."
-    )
-
-
-def _validate(config):
-    check_config(config)
-    check_export_formats(config.get("export_formats") or ())
-
-
 def flip_tta_evaluator(model, jit_compile=False):
     """`model` (which outputs logits) behind a softmax and `keras_resnets.flip_tta`, compiled to evaluate
     accuracy: the same function as `flip_tta` of the exported softmax model, sharing the trained weights."""
@@ -189,133 +102,6 @@ def build_model(config, input_shape, num_classes, *, classifier_activation=None)
         classifier_activation=classifier_activation,
         **config.model.kwargs,
     )
-
-
-def _diverged(what, backup_dir):
-    state = CrashBackup.latest(backup_dir) if os.path.isdir(backup_dir) else None
-    kept = (f"the last good backup (finite weights, step {state['global_step']}) is kept in {state['path']}; lower "
-            "the learning rate or check the data, then rerun with --resume" if state else
-            "no backup was written before it; lower the learning rate or check the data and start again")
-    return TrainingError(f"The run diverged: {what} Nothing was exported; {kept}.")
-
-
-# The images the deployment files are verified on and (full-integer LiteRT) calibrated with: a seeded sample of
-# the validation split, disjoint where it holds enough. 1,000 make the int8 targets meaningful (99% top-1
-# agreement: at most 10 disagreements; an accuracy drop of 0.5 points: 5 images).
-EXPORT_VERIFY_IMAGES = 1000
-EXPORT_CALIBRATION_IMAGES = 500
-# What writing and verifying each format needs beyond TensorFlow (the [export] extra).
-EXPORT_PACKAGES = {"ai_edge_litert": ("float32", "float16", "dynamic_int8", "int8"),
-                   "tf2onnx": ("onnx",), "onnx": ("onnx",), "onnxruntime": ("onnx",)}
-
-
-def check_export_formats(formats):
-    """Refuses, before any work, `export_formats` the run could not write and verify: the SavedModel needs the
-    TensorFlow backend, LiteRT files ai_edge_litert, ONNX tf2onnx, onnx and onnxruntime."""
-    import importlib.util
-
-    if not formats:
-        return
-    if keras.backend.backend() != "tensorflow":
-        raise ConfigError(
-            f"export_formats={tuple(formats)!r} need the TensorFlow backend; this run uses "
-            f"{keras.backend.backend()!r}. Set export_formats=() (model.keras and metadata.json only) and export "
-            "that model.keras with python -m keras_resnets.export, or train with KERAS_BACKEND=tensorflow.")
-    missing = sorted(package for package, needed_by in EXPORT_PACKAGES.items()
-                     if set(needed_by) & set(formats) and importlib.util.find_spec(package) is None)
-    if missing:
-        raise ConfigError(
-            f"export_formats={tuple(formats)!r} need {missing} to write and verify the files, and they are not "
-            "installed: pip install -e '.[export]', or leave those formats out (export_formats=() exports "
-            "model.keras and metadata.json only).")
-
-
-def _sample(source, indices):
-    """The examples `indices` (sorted) of a split from `training.data.load_splits`, in the same form."""
-    if not isinstance(source, data_lib.EncodedImages):
-        images, labels = source
-        return images[indices], labels[indices]
-    import tensorflow as tf
-
-    wanted = tf.constant(indices, tf.int64)
-    dataset = source.dataset.enumerate().filter(lambda i, _: tf.reduce_any(tf.equal(i, wanted)))
-    return data_lib.EncodedImages(dataset.map(lambda _, element: element), len(indices), source.from_files,
-                                  source.verified, [source.paths[i] for i in indices] if source.paths else None)
-
-
-def export_images(splits, info, image_size, seed=0):
-    """Verification and calibration images for the deployment files, with labels: `{"split", "verify",
-    "verify_labels", "calibration"}`, raw float32 pixels at the evaluation size.
-
-    They come from the validation split (the training split, unaugmented, when there is none), never from the
-    test split, which is evaluated once; a sample chosen by `seed` (the same for every run seed), so that
-    class-sorted splits (image folders) give every class. Verification and calibration images are disjoint
-    unless the split is too small for both."""
-    split = "validation" if splits.get("validation") is not None else "train"
-    count = info.num_examples[split]
-    order = np.random.default_rng(seed).permutation(count)
-    verify = order[:EXPORT_VERIFY_IMAGES]
-    calibration = order[len(verify):len(verify) + EXPORT_CALIBRATION_IMAGES]
-    if len(calibration) < min(EXPORT_CALIBRATION_IMAGES, count):
-        calibration = order[-min(EXPORT_CALIBRATION_IMAGES, count):]  # a small split: shared with verification
-
-    def arrays(indices):
-        pipeline = data_lib.make_pipeline(_sample(splits[split], np.sort(indices)), info, batch_size=256,
-                                          training=False, seed=seed, image_size=image_size, one_hot=False)
-        images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in pipeline])
-        return np.concatenate(images).astype("float32"), np.concatenate(labels).astype("int64")
-
-    images, labels = arrays(verify)
-    return {"split": split, "verify": images, "verify_labels": labels, "calibration": arrays(calibration)[0]}
-
-
-def _export(model, export_dir, name, metadata, explicit, log, *, formats=(), class_names=None, images=None):
-    """Exports to `export_dir/name`, or to the first free `name-K` when that folder appeared during the run (a
-    run never replaces a folder it did not create). Returns the folder written and what the summary reports of
-    it (`{"formats", "files", "seconds"}`, and with `formats` the verification, `passed` and any `error`).
-
-    Without `formats`: model.keras and metadata.json (`export_keras`). With them: `export_model` writes those
-    files too, loads each back and checks it against the Keras model on `images` (`export_images`). Every write
-    is atomic. A failed export (a missed verification target) keeps no unverified file: the folder gets
-    model.keras and metadata.json, with the error, and the report holds the error for the run to fail on."""
-    started = time.time()
-    report = {"formats": list(formats)}
-    while True:
-        chosen, target = export_target(export_dir, name, explicit=False)
-        try:
-            if not formats:
-                export_keras(model, target, metadata, overwrite=False)
-                break
-            try:
-                meta = export_model(
-                    model, target, formats=formats, metadata=metadata, class_names=class_names,
-                    calibration_images=images["calibration"], num_calibration=len(images["calibration"]),
-                    verify_images=images["verify"], verify_labels=images["verify_labels"],
-                    num_verify=len(images["verify"]), benchmark=False, overwrite=False)
-            except FileExistsError:
-                raise
-            except Exception as err:  # noqa: BLE001  (any failure: keep the trained model, report the error)
-                error = str(err) if isinstance(err, ExportError) else f"{type(err).__name__}: {err}"
-                export_keras(model, target, {**metadata, "export_error": error}, overwrite=False)
-                report.update(passed=False, error=error)
-                break
-            verification = {fmt: result for fmt, result in meta["verification"].items() if isinstance(result, dict)}
-            report.update(verification=verification, passed=True,
-                          verified_on={"split": images["split"], "images": len(images["verify"])},
-                          calibrated_on={"split": images["split"], "images": len(images["calibration"])})
-            break
-        except FileExistsError:
-            continue  # created by someone else since export_target looked: take the next free name
-    if chosen != name:
-        log(f"{os.path.join(export_dir, name)} appeared during the run{' (--name)' if explicit else ''}; "
-            f"exported to {target} instead")
-    report.update(files=sorted(os.listdir(target)), seconds=round(time.time() - started, 1))
-    if report.get("verification"):
-        log(f"export: {', '.join(report['verification'])} verified against the Keras model on "
-            f"{len(images['verify'])} {images['split']} images: " + "; ".join(
-                f"{fmt} max abs diff {r['max_abs_diff']:.2g}, top-1 agreement {r['top1_agreement']:.4f}"
-                for fmt, r in report["verification"].items()))
-    return target, report
 
 
 def _duration(seconds):
@@ -353,6 +139,389 @@ def summary_lines(summary, wandb=None):
     return [f"  {name:<{width}}  {value}" for name, value in rows]
 
 
+def _validate(config):
+    """Checks every config value (`training.config.check_config`) and that the run can write its export formats."""
+    check_config(config)
+    check_export_formats(config.get("export_formats") or ())
+
+
+def _diverged(what, backup_dir):
+    """The `TrainingError` of a run that diverged: `what` happened, nothing was exported, and which backup is left
+    to resume from."""
+    state = CrashBackup.latest(backup_dir) if os.path.isdir(backup_dir) else None
+    kept = (f"the last good backup (finite weights, step {state['global_step']}) is kept in {state['path']}; lower "
+            "the learning rate or check the data, then rerun with --resume" if state else
+            "no backup was written before it; lower the learning rate or check the data and start again")
+    return TrainingError(f"The run diverged: {what} Nothing was exported; {kept}.")
+
+
+# --------------------------------------------------------------------------------------------------
+# The steps of a run, in order
+# --------------------------------------------------------------------------------------------------
+
+
+def _prepare_process(config):
+    """Checks the config (before any work) and seeds this process: Python, NumPy and the backend, and
+    TensorFlow's op determinism when the config asks for it."""
+    _validate(config)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def _distribution(config):
+    """The run's distribution: `(strategy, scope, replicas)`.
+
+    TensorFlow: the config's `tf.distribute` strategy and its scope. JAX: `keras.distribution.DataParallel`
+    over the visible devices (None on one device; Keras splits the batch), and no scope. tf.data feeds the
+    model either way. `replicas` is `training.distribute.replica_info`; the global batch must split evenly."""
+    if keras.backend.backend() == "tensorflow":
+        strategy = distribute.get_strategy(config.strategy)
+        scope, replicas = strategy.scope(), distribute.replica_info(strategy)
+        distribute.check_global_batch(config.batch_size, strategy)
+        return strategy, scope, replicas
+    distribution = distribute.get_jax_distribution("auto") if keras.backend.backend() == "jax" else None
+    replicas = (distribute.replica_info(distribution) if distribution is not None
+                else {"num_replicas_in_sync": 1, "is_chief": True})
+    distribute.check_global_batch(config.batch_size, distribution or 1)
+    return None, contextlib.nullcontext(), replicas
+
+
+def _log_place(config, place, log):
+    """The run's first lines: its workdir, its export folder and where its W&B files go."""
+    log(f"workdir: {place.workdir}")
+    if place.export_dir is None:
+        log("export: none (this run exports nothing)")
+    else:
+        log(f"export: {place.export_dir}" + ("" if place.run_name == place.requested_name else
+            f" ({os.path.join(config.export_dir, place.requested_name)} exists and is never replaced)"))
+    wandb_mode = config.wandb.mode if place.is_chief else "disabled"  # other workers log nothing
+    log(f"W&B: {describe_mode(wandb_mode, place.workdir)}")
+
+
+def _set_precision(config, strategy, log):
+    """Sets the dtype policy the config asks for (`resolve_precision`) and returns it."""
+    precision, why = resolve_precision(config.precision, strategy)
+    keras.config.set_dtype_policy(precision)
+    log(f"precision: {precision} ({why})")
+    return precision
+
+
+@dataclasses.dataclass(frozen=True)
+class RunData:
+    """The run's data (`_load_data`): the splits and what the model and the steps are sized by.
+
+    Attributes:
+        splits: dict, `training.data.load_splits`'s splits; info: its `DatasetInfo`.
+        steps_per_epoch: int, optimizer steps per epoch.
+        image_size, eval_size: int or None, the training and evaluation image sizes (None: the data's).
+        validation: tf.data.Dataset or None, the per-epoch evaluation (the validation split).
+        test: tf.data.Dataset, the final evaluation, on `eval_split` ("test", or "validation" without one).
+        input_shape: tuple, the model's input shape.
+    """
+
+    splits: dict
+    info: object
+    steps_per_epoch: int
+    image_size: object
+    eval_size: object
+    validation: object
+    test: object
+    eval_split: str
+    input_shape: tuple
+
+
+def _load_data(config, log):
+    """Loads the splits and builds the evaluation pipelines (the training stream is `_train_stream`'s)."""
+    splits, info = data_lib.load_splits(config.data)
+    log(f"data: {info.name} from {info.source}: {info.num_examples} ({info.num_classes} classes"
+        + (f", {info.skipped} unreadable images skipped" if info.skipped else "") + ")")
+    steps_per_epoch = config.steps_per_epoch or info.num_examples["train"] // config.batch_size
+    if steps_per_epoch < 1:
+        raise ConfigError(
+            f"batch_size={config.batch_size} is larger than the {info.num_examples['train']} training examples."
+        )
+    eval_batch = config.eval_batch_size or config.batch_size
+    image_size = config.data.get("image_size")
+    eval_size = config.data.get("eval_image_size") or image_size
+
+    def evaluation(split):
+        return data_lib.make_pipeline(splits[split], info, batch_size=eval_batch, training=False, seed=config.seed,
+                                      image_size=eval_size)
+
+    # The final evaluation: the test split, or the validation split for data without one (an image folder
+    # without `test_path`).
+    eval_split = "test" if splits.get("test") is not None else "validation"
+    validation = evaluation("validation") if splits.get("validation") is not None else None
+    if splits.get(eval_split) is None:
+        raise ConfigError(
+            f"{info.name} has no test split and no validation split to evaluate on: set data.test_path (image "
+            "folders) or data.validation_split."
+        )
+    return RunData(splits=splits, info=info, steps_per_epoch=steps_per_epoch, image_size=image_size,
+                   eval_size=eval_size, validation=validation, test=evaluation(eval_split), eval_split=eval_split,
+                   input_shape=_input_shape(info, image_size, eval_size))
+
+
+def _train_stream(config, data, start_step):
+    """The training stream from optimizer step `start_step` on.
+
+    A fresh pipeline per `fit` call: a seeded, reshuffling tf.data pipeline gives the same stream on the first
+    iteration of each new dataset object, but a different one on a second iteration of the same object.
+    Resuming at optimizer step N skips the N batches already trained on."""
+    stream = data_lib.make_pipeline(data.splits["train"], data.info, batch_size=config.batch_size, training=True,
+                                    seed=config.seed, augment=config.augment, image_size=data.image_size,
+                                    repeat=True)
+    return stream.skip(start_step) if start_step else stream
+
+
+def _build_and_compile(config, data, scope):
+    """The model (and its flip-TTA evaluator, when asked for), built and compiled in the strategy's `scope`,
+    its optimizer built so that a backup can be restored into it."""
+    with scope:
+        model = build_model(config, data.input_shape, data.info.num_classes)
+        if config.sync_batch_norm:
+            model = distribute.synchronize_batch_norm(model)
+        schedule = make_schedule(config.schedule, learning_rate=config.optimizer.learning_rate,
+                                 epochs=config.epochs, steps_per_epoch=data.steps_per_epoch)
+        model.compile(
+            optimizer=make_optimizer(config.optimizer, schedule),
+            loss=make_loss(config.loss),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution,
+        )
+        model.optimizer.build(model.trainable_variables)
+        tta_model = flip_tta_evaluator(model, config.jit_compile) if config.get("eval_flip_tta") else None
+    return model, tta_model
+
+
+def _resume_or_start(model, config, place, *, resume, log):
+    """Restores the last backup into `model` when resuming; else records the new run's id and name in
+    `run.json`. Writes the config the run uses to `config.json`. Returns the run's `run.json` contents."""
+    state = CrashBackup.latest(place.backup_dir) if resume else None
+    run_meta = place.run_meta
+    if state:
+        CrashBackup.restore(model, state)
+        log(f"resumed from {state['path']} (step {state['global_step']})")
+    else:
+        run_meta = {"run_id": uuid.uuid4().hex[:12], "run_name": place.run_name}
+        with open(os.path.join(place.workdir, "run.json"), "w") as f:
+            json.dump(run_meta, f)
+    with open(os.path.join(place.workdir, "config.json"), "w") as f:
+        json.dump(config.to_dict(), f, indent=2, default=str)
+    return run_meta
+
+
+def _open_tracker(config, place, run_meta, log):
+    """The run's W&B record (`training.tracking.Tracker`): the chief's, disabled on the other workers."""
+    if place.is_chief:
+        tracker = Tracker(config.wandb.mode, workdir=place.workdir, project=config.wandb.project,
+                          entity=config.wandb.entity, name=place.run_name, run_id=run_meta["run_id"],
+                          config=config.to_dict(), tags=config.wandb.tags)
+    else:
+        tracker = Tracker.disabled(place.workdir)
+    wandb_where = tracker.where()
+    if wandb_where:
+        log(f"W&B: {'upload this run later with: ' if tracker.mode == 'offline' else 'run at '}{wandb_where}")
+    return tracker
+
+
+@contextlib.contextmanager
+def _finished_on_failure(tracker):
+    """Ends the W&B run with exit code 1 when the block raises (the run failed), then lets the error go on."""
+    try:
+        yield
+    except BaseException:
+        tracker.finish(exit_code=1)
+        raise
+
+
+def _callbacks(config, place, *, tracker, tta_model, validation):
+    """The callbacks of `fit`, in the order they must run."""
+    monitor = "val_accuracy" if validation is not None else "accuracy"
+    # The per-epoch curves (val_* in history.csv and W&B) and the best checkpoint come from the validation split
+    # only; the test split is evaluated once, after training.
+    return [
+        # First, so that the epoch's wall time and every later callback (CSV, W&B) include it.
+        *([FlipTTAEvaluation(tta_model, validation)] if tta_model is not None and validation is not None else []),
+        ThroughputLogger(config.batch_size),
+        # Before the backup: a NaN step raises before it could overwrite the last good backup.
+        StopOnNonFiniteLoss(),
+        CrashBackup(place.backup_dir, config.backup_every_steps),
+        keras.callbacks.CSVLogger(os.path.join(place.workdir, "history.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(place.workdir, "tensorboard"), update_freq=50),
+        keras.callbacks.ModelCheckpoint(os.path.join(place.workdir, "best.keras"), monitor=monitor, mode="max",
+                                        save_best_only=True),
+        *tracker.callbacks(log_every_steps=50),
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """What `_fit` trained: the last `fit` call's `History` (None when nothing was left to train), the seconds
+    it took, the optimizer steps this process trained and the run's total."""
+
+    history: object
+    seconds: float
+    trained_steps: int
+    total_steps: int
+
+
+def _fit(model, config, data, *, callbacks, backup_dir, verbose):
+    """Trains from the model's optimizer step (0, or the restored backup's) to the end of the last epoch.
+
+    Raises:
+        TrainingError: the run diverged (`training.callbacks.NonFiniteError`: a NaN or infinite loss or
+            weights); the last good backup is kept.
+    """
+    steps_per_epoch = data.steps_per_epoch
+    done = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    total = config.epochs * steps_per_epoch
+    epoch, step_in_epoch = divmod(done, steps_per_epoch)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2  # a progress bar in a terminal; no bar redraws in a log file
+    common = dict(validation_data=data.validation, callbacks=callbacks, verbose=verbose, shuffle=False)
+    started = time.time()
+    history = None
+    try:
+        if step_in_epoch:
+            # Finish the interrupted epoch from exactly where the backup left the data stream.
+            history = model.fit(_train_stream(config, data, done), initial_epoch=epoch, epochs=epoch + 1,
+                                steps_per_epoch=steps_per_epoch - step_in_epoch, **common)
+            epoch += 1
+        if epoch < config.epochs:
+            history = model.fit(_train_stream(config, data, epoch * steps_per_epoch), initial_epoch=epoch,
+                                epochs=config.epochs, steps_per_epoch=steps_per_epoch, **common)
+    except NonFiniteError as err:  # StopOnNonFiniteLoss or CrashBackup: the run diverged
+        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        raise _diverged(f"{err} at step {step}.", backup_dir) from err
+    return FitResult(history=history, seconds=time.time() - started, trained_steps=total - done, total_steps=total)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """The final evaluation (`_evaluate`) on `split`: loss, accuracy, and the flip-TTA accuracy (or None)."""
+
+    split: str
+    loss: float
+    accuracy: float
+    tta_accuracy: object
+
+
+def _evaluate(model, tta_model, data, *, place):
+    """Checks the trained weights, saves them (`final.weights.h5`) and evaluates them once on the final split.
+
+    Raises:
+        TrainingError: non-finite weights (a diverging step can leave infinite BatchNorm statistics behind a
+            finite loss: such a model outputs NaN) or a non-finite loss or accuracy; nothing is exported.
+    """
+    bad = non_finite_weights(model)
+    if bad:
+        raise _diverged(f"After training, {len(bad)} variables hold NaN or infinite values, e.g. {bad[:3]}.",
+                        place.backup_dir)
+    model.save_weights(os.path.join(place.workdir, "final.weights.h5"))
+    loss, accuracy = model.evaluate(data.test, verbose=0)
+    if not (math.isfinite(loss) and math.isfinite(accuracy)):
+        raise _diverged(f"The {data.eval_split} loss is {loss} (accuracy {accuracy}).", place.backup_dir)
+    tta_accuracy = float(tta_model.evaluate(data.test, verbose=0)[1]) if tta_model is not None else None
+    return Evaluation(split=data.eval_split, loss=loss, accuracy=accuracy, tta_accuracy=tta_accuracy)
+
+
+def _export(config, model, data, *, place, precision, evaluation, log):
+    """The serving model (softmax output, float32) with the trained weights, exported by the chief when the run
+    exports. Returns `(export folder or None, the export's report or None)`."""
+    # The export computes in float32 whatever the training precision: the same weights (mixed-precision
+    # variables are float32), and what SavedModel / LiteRT consumers expect.
+    keras.config.set_dtype_policy("float32")
+    formats = tuple(config.get("export_formats") or ())
+    # LiteRT files need a fixed input size: a model trained at one size and tested at another exports at the
+    # test size (the same weights: the networks end in global pooling).
+    input_shape = data.input_shape
+    serving_shape = (input_shape if not formats or None not in input_shape[:2]
+                     else (data.eval_size, data.eval_size, input_shape[-1]))
+    serving = build_model(config, serving_shape, data.info.num_classes, classifier_activation="softmax")
+    serving.set_weights(model.get_weights())
+    metadata = {
+        "model": config.model.name,
+        "model_config": keras_resnets.get_model_config(config.model.name) | dict(config.model.kwargs),
+        "recipe": config.recipe,
+        "preprocessing": "included (raw [0, 255] pixels in): " + str(keras_resnets.preprocessing_mode(config.model.name)),
+        "class_names": list(data.info.class_names),
+        "dataset": data.info.name,
+        "test_accuracy": float(evaluation.accuracy),
+        **({"test_accuracy_flip_tta": evaluation.tta_accuracy} if evaluation.tta_accuracy is not None else {}),
+        "training_precision": precision,
+    }
+    if not (place.is_chief and place.export_dir is not None):
+        return place.export_dir, None
+    images = export_images(data.splits, data.info, data.eval_size) if formats else None
+    return export_run(serving, export_dir=config.export_dir, name=place.run_name, metadata=metadata,
+                      explicit=place.explicit_name, log=log, formats=formats, class_names=data.info.class_names,
+                      images=images)
+
+
+def _summary(config, *, fit, evaluation, export_dir, export_report, facts):
+    """The run's summary dict (summary.json). `facts`: the keys about the run itself (precision, times,
+    replicas, workdir, command, commit), in the order summary.json gives them."""
+    # The last epoch's validation figures (the model that is exported), from the per-epoch evaluation.
+    last = {k: v[-1] for k, v in fit.history.history.items() if v} if fit.history is not None else {}
+    tta = {"test_accuracy_flip_tta": evaluation.tta_accuracy} if evaluation.tta_accuracy is not None else {}
+    return {
+        **({"validation_accuracy": float(last["val_accuracy"]), "validation_loss": float(last["val_loss"])}
+           if "val_accuracy" in last else {}),
+        **({"validation_accuracy_flip_tta": float(last["val_flip_tta_accuracy"])}
+           if "val_flip_tta_accuracy" in last else {}),
+        "evaluated_on": evaluation.split,
+        "test_accuracy": float(evaluation.accuracy),
+        "test_loss": float(evaluation.loss),
+        "precision": facts["precision"],
+        **tta,
+        "train_seconds": round(fit.seconds, 1),
+        "total_seconds": round(time.time() - facts["started"], 1),
+        "images_per_second": round(fit.trained_steps * config.batch_size / max(fit.seconds, 1e-9), 1),
+        "steps": fit.total_steps,
+        "epochs": config.epochs,
+        "replicas": facts["replicas"],
+        "export_dir": os.path.abspath(export_dir) if export_dir else None,
+        **({"export": export_report} if export_report is not None else {}),
+        "workdir": facts["workdir"],
+        "seed": config.seed,
+        "command": facts["command"],
+        "git_commit": facts["commit"],
+        "machine": machine_facts(),
+    }
+
+
+def _record(summary, *, place, tracker, log):
+    """Writes summary.json, hands the summary and the run's models to W&B and logs the summary lines.
+
+    Raises:
+        TrainingError: the export of the deployment files failed (summary.json holds the error)."""
+    with open(os.path.join(place.workdir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    tracker.summary(summary)
+    error = (summary.get("export") or {}).get("error")
+    if error:
+        raise TrainingError(
+            f"The run trained ({summary['evaluated_on']} accuracy {summary['test_accuracy']:.4f}), but the export "
+            f"of its {', '.join(summary['export']['formats'])} files failed, and none of them was kept. "
+            f"{summary['export_dir']} holds model.keras and metadata.json only; the workdir {place.workdir} keeps "
+            "the run (summary.json with the error, final.weights.h5, best.keras). Export that model.keras with "
+            "python -m keras_resnets.export (--warn-only keeps files that miss a target). The export said:\n"
+            + error)
+    tracker.log_artifact(os.path.join(place.workdir, "best.keras"), f"{place.run_name}-best", "model")
+    tracker.log_artifact(summary["export_dir"], f"{place.run_name}-export", "model",
+                         metadata={"test_accuracy": summary["test_accuracy"]})
+    wandb_where = tracker.where()
+    tracker.finish()
+    log(f"\ndone: {place.run_name} (everything in {os.path.join(place.workdir, 'summary.json')})")
+    for line in summary_lines(summary, wandb=tracker.mode if wandb_where is None else wandb_where):
+        log(line)
+
+
 def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None, export=True, verbose=None):
     """Runs the recipe in `config` with its files in `workdir`; returns the summary dict (also written to
     `workdir/summary.json`, with the machine, commit and `command` it came from).
@@ -368,255 +537,25 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
     """
     started = time.time()
     commit = git_commit()  # the code this run imported (the checkout may move on while it trains)
-    workdir = os.path.abspath(os.fspath(workdir))
-    _validate(config)
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-
-    strategy = None
-    if keras.backend.backend() == "tensorflow":
-        strategy = distribute.get_strategy(config.strategy)
-        scope = strategy.scope()
-        replicas = distribute.replica_info(strategy)
-        distribute.check_global_batch(config.batch_size, strategy)
-    else:
-        # JAX: keras.distribution.DataParallel over the visible devices (None on one device); the batch
-        # is split across devices by Keras. tf.data still feeds the model.
-        distribution = distribute.get_jax_distribution("auto") if keras.backend.backend() == "jax" else None
-        scope = contextlib.nullcontext()
-        replicas = (distribute.replica_info(distribution) if distribution is not None
-                    else {"num_replicas_in_sync": 1, "is_chief": True})
-        distribute.check_global_batch(config.batch_size, distribution or 1)
-    default_name = default_run_name(config, workdir)  # the chief's workdir: the same on every worker
-    if not replicas["is_chief"]:
-        # Multi-worker: every worker trains in lockstep, but only the chief writes the run's files; the
-        # others keep their backups and logs apart so they never write the same file.
-        workdir = os.path.join(workdir, f"worker-{replicas['worker_index']}")
-    run_meta = check_workdir(workdir, resume)
-    explicit_name = bool(config.get("run_name")) and run_meta is None
-    requested = run_meta["run_name"] if run_meta else (config.get("run_name") or default_name)
-    if export:
-        run_name, export_dir = export_target(config.export_dir, requested, explicit=explicit_name)
-    else:
-        run_name, export_dir = check_run_name(requested), None
-    make_workdir(workdir)
-    log(f"workdir: {workdir}")
-    log(f"export: {export_dir}" + ("" if run_name == requested else
-                                  f" ({os.path.join(config.export_dir, requested)} exists and is never replaced)")
-        if export else "export: none (this run exports nothing)")
-    wandb_mode = config.wandb.mode if replicas["is_chief"] else "disabled"  # other workers log nothing
-    log(f"W&B: {describe_mode(wandb_mode, workdir)}")
-    precision, why = resolve_precision(config.precision, strategy)
-    keras.config.set_dtype_policy(precision)
-    log(f"precision: {precision} ({why})")
-
-    splits, info = data_lib.load_splits(config.data)
-    log(f"data: {info.name} from {info.source}: {info.num_examples} ({info.num_classes} classes"
-        + (f", {info.skipped} unreadable images skipped" if info.skipped else "") + ")")
-    steps_per_epoch = config.steps_per_epoch or info.num_examples["train"] // config.batch_size
-    if steps_per_epoch < 1:
-        raise ConfigError(
-            f"batch_size={config.batch_size} is larger than the {info.num_examples['train']} training examples."
-        )
-    eval_batch = config.eval_batch_size or config.batch_size
-    image_size = config.data.get("image_size")
-    eval_size = config.data.get("eval_image_size") or image_size
-
-    def train_stream(start_step):
-        # A fresh pipeline per `fit` call: a seeded, reshuffling tf.data pipeline gives the same stream on
-        # the first iteration of each new dataset object, but a different one on a second iteration of
-        # the same object. Resuming at optimizer step N skips the N batches already trained on.
-        stream = data_lib.make_pipeline(splits["train"], info, batch_size=config.batch_size, training=True,
-                                        seed=config.seed, augment=config.augment, image_size=image_size,
-                                        repeat=True)
-        return stream.skip(start_step) if start_step else stream
-
-    val_ds = None
-    if splits.get("validation") is not None:
-        val_ds = data_lib.make_pipeline(splits["validation"], info, batch_size=eval_batch, training=False,
-                                        seed=config.seed, image_size=eval_size)
-    # The final evaluation: the test split, or the validation split for data without one (an image folder
-    # without `test_path`).
-    eval_split = "test" if splits.get("test") is not None else "validation"
-    if splits.get(eval_split) is None:
-        raise ConfigError(
-            f"{info.name} has no test split and no validation split to evaluate on: set data.test_path (image "
-            "folders) or data.validation_split."
-        )
-    test_ds = data_lib.make_pipeline(splits[eval_split], info, batch_size=eval_batch, training=False,
-                                     seed=config.seed, image_size=eval_size)
-    input_shape = _input_shape(info, image_size, eval_size)
-
-    with scope:
-        model = build_model(config, input_shape, info.num_classes)
-        if config.sync_batch_norm:
-            model = distribute.synchronize_batch_norm(model)
-        schedule = make_schedule(config.schedule, learning_rate=config.optimizer.learning_rate,
-                                 epochs=config.epochs, steps_per_epoch=steps_per_epoch)
-        model.compile(
-            optimizer=make_optimizer(config.optimizer, schedule),
-            loss=make_loss(config.loss),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-            jit_compile=config.jit_compile,
-            steps_per_execution=config.steps_per_execution,
-        )
-        model.optimizer.build(model.trainable_variables)
-        tta_model = flip_tta_evaluator(model, config.jit_compile) if config.get("eval_flip_tta") else None
-
-    backup_dir = os.path.join(workdir, "backup")
-    state = CrashBackup.latest(backup_dir) if resume else None
-    run_meta_path = os.path.join(workdir, "run.json")
-    if state:
-        CrashBackup.restore(model, state)
-        log(f"resumed from {state['path']} (step {state['global_step']})")
-    else:
-        run_meta = {"run_id": uuid.uuid4().hex[:12], "run_name": run_name}
-        with open(run_meta_path, "w") as f:
-            json.dump(run_meta, f)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        json.dump(config.to_dict(), f, indent=2, default=str)
-
-    tracker = Tracker(config.wandb.mode, workdir=workdir, project=config.wandb.project, entity=config.wandb.entity,
-                      name=run_name, run_id=run_meta["run_id"], config=config.to_dict(),
-                      tags=config.wandb.tags) if replicas["is_chief"] else Tracker("disabled", workdir=workdir,
-                      project=None, entity=None, name=None, run_id=None, config=None, tags=())
-    wandb_where = tracker.where()
-    if wandb_where:
-        log(f"W&B: {'upload this run later with: ' if tracker.mode == 'offline' else 'run at '}{wandb_where}")
-    monitor = "val_accuracy" if val_ds is not None else "accuracy"
-    # The per-epoch curves (val_* in history.csv and W&B) and the best checkpoint come from the validation split
-    # only; the test split is evaluated once, after training.
-    epoch_eval_ds = val_ds
-    best_path = os.path.join(workdir, "best.keras")
-    callbacks = [
-        # First, so that the epoch's wall time and every later callback (CSV, W&B) include it.
-        *([FlipTTAEvaluation(tta_model, epoch_eval_ds)] if tta_model is not None and epoch_eval_ds is not None
-          else []),
-        ThroughputLogger(config.batch_size),
-        # Before the backup: a NaN step raises before it could overwrite the last good backup.
-        keras.callbacks.TerminateOnNaN(raise_error=True),
-        CrashBackup(backup_dir, config.backup_every_steps),
-        keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
-        keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), update_freq=50),
-        keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max", save_best_only=True),
-        *tracker.callbacks(log_every_steps=50),
-    ]
-
-    done = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-    total = config.epochs * steps_per_epoch
-    epoch, step_in_epoch = divmod(done, steps_per_epoch)
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2  # a progress bar in a terminal; no bar redraws in a log file
-    fit_start = time.time()
-    exit_code = 1
-    last_logs = None
-    try:
-        if step_in_epoch:
-            # Finish the interrupted epoch from exactly where the backup left the data stream.
-            last_logs = model.fit(train_stream(done), initial_epoch=epoch, epochs=epoch + 1,
-                      steps_per_epoch=steps_per_epoch - step_in_epoch, validation_data=epoch_eval_ds,
-                      callbacks=callbacks, verbose=verbose, shuffle=False)
-            epoch += 1
-        if epoch < config.epochs:
-            last_logs = model.fit(train_stream(epoch * steps_per_epoch), initial_epoch=epoch, epochs=config.epochs,
-                                  steps_per_epoch=steps_per_epoch, validation_data=epoch_eval_ds, callbacks=callbacks,
-                                  verbose=verbose, shuffle=False)
-        exit_code = 0
-    except RuntimeError as err:
-        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-        if isinstance(err, NonFiniteError):
-            raise _diverged(f"{err} at step {step}.", backup_dir) from err
-        if "NaN" in str(err) or "nan" in str(err):
-            raise _diverged(f"The loss became NaN at step {step}.", backup_dir) from err
-        raise
-    finally:
-        if exit_code:
-            tracker.finish(exit_code=exit_code)
-    train_seconds = time.time() - fit_start
-    # A diverging step can leave infinite BatchNorm statistics behind a finite loss: such a model outputs NaN.
-    bad = non_finite_weights(model)
-    if bad:
-        tracker.finish(exit_code=1)
-        raise _diverged(f"After training, {len(bad)} variables hold NaN or infinite values, e.g. {bad[:3]}.",
-                        backup_dir)
-    model.save_weights(os.path.join(workdir, "final.weights.h5"))
-    trained_steps = total - done
-
-    test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
-    if not (math.isfinite(test_loss) and math.isfinite(test_accuracy)):
-        tracker.finish(exit_code=1)
-        raise _diverged(f"The {eval_split} loss is {test_loss} (accuracy {test_accuracy}).", backup_dir)
-    tta_accuracy = float(tta_model.evaluate(test_ds, verbose=0)[1]) if tta_model is not None else None
-    # The export computes in float32 whatever the training precision: the same weights (mixed-precision
-    # variables are float32), and what SavedModel / LiteRT consumers expect.
-    keras.config.set_dtype_policy("float32")
-    formats = tuple(config.get("export_formats") or ())
-    # LiteRT files need a fixed input size: a model trained at one size and tested at another exports at the
-    # test size (the same weights: the networks end in global pooling).
-    serving_shape = (input_shape if not formats or None not in input_shape[:2]
-                     else (eval_size, eval_size, input_shape[-1]))
-    serving = build_model(config, serving_shape, info.num_classes, classifier_activation="softmax")
-    serving.set_weights(model.get_weights())
-    metadata = {
-        "model": config.model.name,
-        "model_config": keras_resnets.get_model_config(config.model.name) | dict(config.model.kwargs),
-        "recipe": config.recipe,
-        "preprocessing": "included (raw [0, 255] pixels in): " + str(keras_resnets.preprocessing_mode(config.model.name)),
-        "class_names": list(info.class_names),
-        "dataset": info.name,
-        "test_accuracy": float(test_accuracy),
-        **({"test_accuracy_flip_tta": tta_accuracy} if tta_model is not None else {}),
-        "training_precision": precision,
-    }
-    export_report = None
-    if replicas["is_chief"] and export:
-        images = export_images(splits, info, eval_size) if formats else None
-        export_dir, export_report = _export(serving, config.export_dir, run_name, metadata, explicit_name, log,
-                                            formats=formats, class_names=info.class_names, images=images)
-    # The last epoch's validation figures (the model that is exported), from the per-epoch evaluation.
-    last = {k: v[-1] for k, v in last_logs.history.items() if v} if last_logs is not None else {}
-    summary = {
-        **({"validation_accuracy": float(last["val_accuracy"]), "validation_loss": float(last["val_loss"])}
-           if "val_accuracy" in last else {}),
-        **({"validation_accuracy_flip_tta": float(last["val_flip_tta_accuracy"])}
-           if "val_flip_tta_accuracy" in last else {}),
-        "evaluated_on": eval_split,
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "precision": precision,
-        **({"test_accuracy_flip_tta": tta_accuracy} if tta_model is not None else {}),
-        "train_seconds": round(train_seconds, 1),
-        "total_seconds": round(time.time() - started, 1),
-        "images_per_second": round(trained_steps * config.batch_size / max(train_seconds, 1e-9), 1),
-        "steps": total,
-        "epochs": config.epochs,
-        "replicas": replicas["num_replicas_in_sync"],
-        "export_dir": os.path.abspath(export_dir) if export_dir else None,
-        **({"export": export_report} if export_report is not None else {}),
-        "workdir": workdir,
-        "seed": config.seed,
-        "command": command,
-        "git_commit": commit,
-        "machine": machine_facts(),
-    }
-    with open(os.path.join(workdir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    tracker.summary(summary)
-    if export_report is not None and export_report.get("error"):
-        tracker.finish(exit_code=1)
-        raise TrainingError(
-            f"The run trained ({eval_split} accuracy {test_accuracy:.4f}), but the export of its "
-            f"{', '.join(formats)} files failed, and none of them was kept. {export_dir} holds model.keras and "
-            f"metadata.json only; the workdir {workdir} keeps the run (summary.json with the error, "
-            "final.weights.h5, best.keras). Export that model.keras with python -m keras_resnets.export "
-            f"(--warn-only keeps files that miss a target). The export said:\n{export_report['error']}")
-    tracker.log_artifact(best_path, f"{run_name}-best", "model")
-    tracker.log_artifact(export_dir, f"{run_name}-export", "model", metadata={"test_accuracy": test_accuracy})
-    tracker.finish()
-    log(f"\ndone: {run_name} (everything in {os.path.join(workdir, 'summary.json')})")
-    for line in summary_lines(summary, wandb=tracker.mode if wandb_where is None else wandb_where):
-        log(line)
+    _prepare_process(config)
+    strategy, scope, replicas = _distribution(config)
+    place = place_run(config, os.path.abspath(os.fspath(workdir)), replicas=replicas, resume=resume, export=export)
+    _log_place(config, place, log)
+    precision = _set_precision(config, strategy, log)
+    data = _load_data(config, log)
+    model, tta_model = _build_and_compile(config, data, scope)
+    run_meta = _resume_or_start(model, config, place, resume=resume, log=log)
+    tracker = _open_tracker(config, place, run_meta, log)
+    with _finished_on_failure(tracker):
+        callbacks = _callbacks(config, place, tracker=tracker, tta_model=tta_model, validation=data.validation)
+        fit = _fit(model, config, data, callbacks=callbacks, backup_dir=place.backup_dir, verbose=verbose)
+        evaluation = _evaluate(model, tta_model, data, place=place)
+        export_dir, export_report = _export(config, model, data, place=place, precision=precision,
+                                            evaluation=evaluation, log=log)
+        summary = _summary(config, fit=fit, evaluation=evaluation, export_dir=export_dir,
+                           export_report=export_report,
+                           facts={"precision": precision, "started": started, "workdir": place.workdir,
+                                  "replicas": replicas["num_replicas_in_sync"], "command": command,
+                                  "commit": commit})
+        _record(summary, place=place, tracker=tracker, log=log)
     return summary

@@ -1,9 +1,9 @@
 """One worker of a two-process MultiWorkerMirroredStrategy run (started by tests/test_training_distribute.py).
 
 Usage: TF_CONFIG=... python multi_worker_fit.py OUT_DIR MODE
-MODE "fixed": get_strategy("auto") (which applies enable_multi_worker_fit); "unfixed": a bare
-MultiWorkerMirroredStrategy; "unfixed_reduce": only the symbolic-build half of the fix, to reach the
-second Keras bug. Writes OUT_DIR/weights_<i>.npz (init_* and final_* arrays) and OUT_DIR/result_<i>.json.
+MODE "fixed": get_strategy("auto") (which applies enable_multi_worker_fit); "unfixed_symbolic_build" and
+"unfixed_reduce": a bare MultiWorkerMirroredStrategy with only the other half of the fix, so that the run meets
+the one Keras bug named (training/distribute.py: SYMBOLIC_BUILD_BUG, REDUCE_BUG) and no other. Writes OUT_DIR/weights_<i>.npz (init_* and final_* arrays) and OUT_DIR/result_<i>.json.
 """
 
 import json
@@ -33,8 +33,9 @@ def main(out_dir, mode):
     if mode == "fixed":
         strategy = distribute.get_strategy("auto", sync_batch_norm=True)
     else:
-        if mode == "unfixed_reduce":
-            distribute._patch_symbolic_build()
+        other_half = {"unfixed_symbolic_build": distribute._patch_reduce_per_replica,
+                      "unfixed_reduce": distribute._patch_symbolic_build}[mode]
+        other_half()
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     import keras
 

@@ -1,13 +1,15 @@
-"""Every config key, with its default, and the recipe families shared by several recipe files.
+"""Every config key, with its default, and each paper's training procedure (the family builders that the tables
+of `_variants.py` fill in with a model and a dataset).
 
 Keys:
     model.name: registered keras_resnets model name; model.kwargs: overrides passed to create_model.
-    data: see training/data.py (name, data_dir, download, validation_split, validation_seed, ...). Every shipped
-        recipe holds out a validation split of its training set (`VALIDATION_SIZE`, 5,000 stratified images
-        for Fashion-MNIST and CIFAR, chosen by validation_seed=0 for every run seed): the per-epoch curves
-        (`val_*` in history.csv and W&B) and the best checkpoint come from it, and the test split is
-        evaluated once, at the end, on the last epoch's model.
-    augment: see training/data.py (random_crop, horizontal_flip, randaugment, mixup_alpha, random_erasing, ...).
+    data: see training/data/__init__.py (name, data_dir, download, validation_split, validation_seed, ...).
+        Every shipped recipe holds out a validation split of its training set (`VALIDATION_SIZE`, 5,000
+        stratified images for Fashion-MNIST and CIFAR, chosen by validation_seed=0 for every run seed): the
+        per-epoch curves (`val_*` in history.csv and W&B) and the best checkpoint come from it, and the test
+        split is evaluated once, at the end, on the last epoch's model.
+    augment: see training/data/augment.py (random_crop, horizontal_flip, randaugment, mixup_alpha,
+        random_erasing, ...).
     epochs, batch_size (global, split across replicas), steps_per_epoch (None = one pass over the data),
     eval_batch_size (None = batch_size).
     optimizer: name (sgd | lamb | adamw), learning_rate, momentum, nesterov, weight_decay (decoupled,
@@ -47,7 +49,7 @@ IMAGENET_VALIDATION_SIZE = 10000
 
 
 def data_config(name, **overrides) -> Config:
-    """Every data key (training/data.py documents them) with its default, then `overrides`."""
+    """Every data key (training/data/__init__.py documents them) with its default, then `overrides`."""
     config = Config(name=name, data_dir=None, download=False, validation_split=None, validation_seed=0,
                     synthetic=None, image_size=None, eval_image_size=None, crop_fraction=None,
                     keep_empty_classes=False)
@@ -65,6 +67,7 @@ def synthetic_smoke(image_shape, num_classes, **extra) -> Config:
 
 
 def base_config() -> Config:
+    """Every key with its default value (the module docstring says what each means)."""
     return Config(
         model=dict(name="resnet20", kwargs={}),
         data=data_config("fashion_mnist"),

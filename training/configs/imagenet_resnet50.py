@@ -1,7 +1,7 @@
 """ImageNet ResNet-50, the step recipe of He et al. (2015): SGD 0.9, batch 256, lr 0.1 divided by 10 at
 epochs 30 and 60, 90 epochs, weight decay 1e-4, random-resized crops and flips (scale augmentation).
 
-The ImageNet data needs tensorflow-datasets' manual download (imagenet2012): see training/data.py.
+The ImageNet data needs tensorflow-datasets' manual download (imagenet2012): see training/data/ (`training.data`).
 
 Run: python -m training imagenet_resnet50 [--smoke] [--set key=value ...]
 """
