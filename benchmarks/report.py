@@ -4,7 +4,8 @@ Nothing is measured here. The inputs are `DIR/results/*.json` (one file per meas
 `python -m benchmarks`, written by the runner with its command, date, git commit and machine) and `DIR/runs/*/`
 (the small result files of finished training runs, `summary.json`, `history.csv` and `config.json`, which
 `scripts/seed_runs.sh` copies there, and an optional `note.txt`: what a reader must know about the run, printed
-beside its command). The output is `DIR/RESULTS.md` and `DIR/plots/*.png`, the same bytes for
+beside its command) and `DIR/tuning/<recipe>/*/` (the same files of validation-only tuning runs, which
+`scripts/tune.sh` copies there). The output is `DIR/RESULTS.md` and `DIR/plots/*.png`, the same bytes for
 the same inputs (sorted inputs, no clock, PNGs without a software stamp): a clean clone regenerates the committed
 RESULTS.md byte for byte, and a test checks it.
 
@@ -321,6 +322,86 @@ def training_sections(members, plot_name):
 
 
 # ----------------------------------------------------------------------------------------------------
+# Tuning runs (tuning/<recipe>/*/): the validation-only comparisons behind a recipe's values
+
+# Config keys that name or place a run rather than set how it trains.
+_NOT_SETTINGS = ("recipe", "seed", "run_name", "export_dir")
+
+
+def _flat(node, prefix=""):
+    """{dotted key: value} of a config.json's nested dicts."""
+    flat = {}
+    for key, value in node.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def load_tuning(out_dir):
+    """Every finished tuning run under out_dir/tuning/<recipe>/<label>-seed<S>/ (`scripts/tune.sh` copies them
+    there), sorted: seeds.read_run's facts plus its flattened config. A run that evaluated the test split is an
+    error: tuning runs are judged on validation only."""
+    base = os.path.join(out_dir, "tuning")
+    runs = []
+    for recipe in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        for name in sorted(os.listdir(os.path.join(base, recipe))) if os.path.isdir(os.path.join(base, recipe)) else []:
+            path = os.path.join(base, recipe, name)
+            if not os.path.isdir(path):
+                continue  # e.g. the plan.sh that ran them
+            run = seeds_lib.read_run(path)
+            tested = sorted(key for key in run["summary"] if key.startswith("test_"))
+            if run["summary"].get("evaluated_on") != "validation" or tested:
+                found = ", ".join(tested) or f"evaluated_on: {run['summary'].get('evaluated_on')!r}"
+                raise ValueError(f"{path} is not a tuning run: it evaluated the test split ({found}); tuning runs are "
+                                 "made by scripts/tune.sh with evaluate_test=False.")
+            with open(os.path.join(path, "config.json")) as f:
+                run["settings"] = _flat(json.load(f))
+            run["name"] = f"{recipe}/{name}"
+            note = os.path.join(path, "note.txt")
+            run["note"] = open(note).read().strip() if os.path.isfile(note) else None
+            runs.append(run)
+    return runs
+
+
+def _differing(members):
+    """The settings (dotted config keys) that differ between runs of one recipe."""
+    keys = sorted({key for run in members for key in run["settings"]} - set(_NOT_SETTINGS))
+    return [key for key in keys
+            if len({json.dumps(run["settings"].get(key, "(unset)"), sort_keys=True) for run in members}) > 1]
+
+
+def tuning_section(members):
+    """Markdown lines for the tuning runs of one machine, one table per recipe."""
+    lines = ["### Tuning runs: validation only", "",
+             "How a recipe's values were chosen: `bash scripts/tune.sh RECIPE SEED LABEL KEY=VALUE ...` runs the "
+             "recipe with the overrides and `evaluate_test=False`, so the run never reads the test split; each "
+             "recipe's `tuning/<recipe>/plan.sh` lists the runs compared. Settings are the config values that differ "
+             "between the recipe's tuning runs. One seed per setting unless listed: a difference within the seeds' "
+             "spread (see the training runs) is not evidence.", ""]
+    recipes = {}
+    for run in members:
+        recipes.setdefault(run["key"][0], []).append(run)
+    for recipe, runs in sorted(recipes.items()):
+        keys = _differing(runs)
+        lines += [f"{recipe}:", "", "| run | seed | " + "".join(f"`{k}` | " for k in keys)
+                  + "validation | validation, flip TTA | minutes | commit |",
+                  "|" + "---|" * (6 + len(keys))]
+        for run in runs:
+            s = run["summary"]
+            lines.append(f"| {run['name'].split('/', 1)[1]} | {run['seed']} | "
+                         + "".join(f"{run['settings'].get(k, '(unset)')} | " for k in keys)
+                         + f"{_fmt(s.get('validation_accuracy'), 4)} | {_fmt(s.get('validation_accuracy_flip_tta'), 4)}"
+                           f" | {_fmt(s.get('total_seconds', 0) / 60)} | {(s.get('git_commit') or 'not recorded')[:12]} |")
+        lines += ["", "Commands:", ""]
+        lines += [f"- {run['name'].split('/', 1)[1]}: `{run['summary'].get('command', 'not recorded')}`"
+                  + (f". Note: {run['note']}" if run["note"] else "") for run in runs]
+        lines.append("")
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------------
 # The whole report
 
 
@@ -342,16 +423,22 @@ def _order(name):
     return (match.group(1), int(match.group(2))) if match else (name, 1)
 
 
-def _by_machine(results, runs):
+def _by_machine(results, runs, tuning=()):
     machines = {}
+
+    def group(machine):
+        return machines.setdefault(machine_key(machine), {"results": [], "runs": [], "tuning": []})
+
     for name, r in results:
-        machines.setdefault(machine_key(r["machine"]), {"results": [], "runs": []})["results"].append((name, r))
+        group(r["machine"])["results"].append((name, r))
     for run in runs:
-        machines.setdefault(machine_key(run["summary"].get("machine")), {"results": [], "runs": []})["runs"].append(run)
+        group(run["summary"].get("machine"))["runs"].append(run)
+    for run in tuning:
+        group(run["summary"].get("machine"))["tuning"].append(run)
     return dict(sorted(machines.items()))
 
 
-def report_markdown(results, runs) -> str:
+def report_markdown(results, runs, tuning=()) -> str:
     lines = [GENERATED, "", "# Benchmark results", "",
              "Every figure here is regenerated from the committed files alone by `python -m benchmarks report --out "
              "benchmarks` (nothing is measured): `results/*.json` holds one file per measurement run of "
@@ -360,7 +447,7 @@ def report_markdown(results, runs) -> str:
              "different machines are never compared. Within a machine, measurement runs are listed newest first; "
              "every ratio and every fraction of the ceiling compares candidates measured in the same run, "
              "interleaved over rounds.", ""]
-    machines = _by_machine(results, runs)
+    machines = _by_machine(results, runs, tuning)
     lines += ["Machines:", ""]
     lines += [f"- [{machine_title(key)}](#{_slug('machine-' + machine_title(key))})" for key in machines]
     lines.append("")
@@ -368,6 +455,8 @@ def report_markdown(results, runs) -> str:
         lines += [f"## Machine: {machine_title(key)}", ""]
         if found["runs"]:
             lines += training_sections(found["runs"], _plot_name(key))
+        if found["tuning"]:
+            lines += tuning_section(found["tuning"])
         for name, r in sorted(found["results"], key=lambda item: _order(item[0]), reverse=True):
             lines += run_header(name, r, level=3)
             lines += case_sections(r, level=4, plot_stem=name)
@@ -466,9 +555,9 @@ def curve_plot(members):
 
 def report_files(out_dir) -> dict:
     """{relative path: bytes or str}: RESULTS.md and every plot, computed from out_dir's committed inputs."""
-    results, runs = load_results(out_dir), load_runs(out_dir)
-    files = {"RESULTS.md": report_markdown(results, runs)}
-    for key, found in _by_machine(results, runs).items():
+    results, runs, tuning = load_results(out_dir), load_runs(out_dir), load_tuning(out_dir)
+    files = {"RESULTS.md": report_markdown(results, runs, tuning)}
+    for key, found in _by_machine(results, runs, tuning).items():
         if found["runs"]:
             files[f"plots/{_plot_name(key)}"] = curve_plot(found["runs"])
         for name, r in found["results"]:
@@ -504,7 +593,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         out = os.path.abspath(args.out)
-        only_inputs = os.path.isdir(out) and set(os.listdir(out)) <= {"results", "runs"}
+        only_inputs = os.path.isdir(out) and set(os.listdir(out)) <= {"results", "runs", "tuning"}
         if not args.check and not only_inputs:  # a folder holding just the inputs is ours to write the report into
             check_output_folder(out, "RESULTS.md", "python -m benchmarks report", first_line=GENERATED)
         if not os.path.isdir(os.path.join(out, "results")) and not os.path.isdir(os.path.join(out, "runs")):

@@ -165,7 +165,8 @@ def _check_weights(arg, weights):
     """None, "imagenet" or an existing file with a weights suffix."""
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
         raise ValueError(
-            "`weights` must be None, 'imagenet' or the path to a .keras / .weights.h5 / .h5 file. "
+            "`weights` must be None, 'imagenet' or the path to a .keras / .weights.h5 / .h5 file or a timm / "
+            "torchvision checkpoint (.safetensors / .pth / .pt). "
             f"Received: {arg}={weights!r}"
         )
     if weights is not None and weights != "imagenet":
@@ -340,7 +341,7 @@ def build_classifier(body_fn: Callable, *, spec, **common):
         if args.weights == "imagenet":
             model.load_weights(imagenet_weights_path(spec.imagenet_weights, include_top))
         elif args.weights is not None:
-            load_weights_file(model, args.weights)
+            load_weights_file(model, args.weights, include_top=include_top)
         if args.features_only:
             return keras.Model(inputs, dict(body.features), name=args.name)
     return model

@@ -12,7 +12,9 @@ import socket
 
 import keras
 
-WEIGHT_FILE_SUFFIXES = (".keras", ".weights.h5", ".h5")
+# PyTorch checkpoints (timm / torchvision state dicts), mapped onto the model by keras_resnets.conversion.
+TORCH_WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
+WEIGHT_FILE_SUFFIXES = (".keras", ".weights.h5", ".h5") + TORCH_WEIGHT_SUFFIXES
 _DOWNLOAD_TIMEOUT_S = 10
 
 # keras.applications' weight files: key -> (folder, include_top hash, notop hash), as published in
@@ -83,12 +85,21 @@ def imagenet_weights_path(info: ImageNetWeights, include_top: bool) -> str:
         socket.setdefaulttimeout(old_timeout)
 
 
-def load_weights_file(model, weights):
+def load_weights_file(model, weights, *, include_top=True):
     """`model.load_weights(weights)`, every failure one `ValueError` naming the file and the reason.
 
     Keras raises OSError (not HDF5), BadZipFile (not a `.keras` archive) or a multi-line ValueError (another
-    architecture) without the path."""
+    architecture) without the path. A PyTorch checkpoint (`TORCH_WEIGHT_SUFFIXES`) is mapped onto the model by
+    `keras_resnets.conversion.load_state_dict`, its classifier only with `include_top`."""
     path = os.fspath(weights)
+    if path.endswith(TORCH_WEIGHT_SUFFIXES):
+        from keras_resnets.conversion import load_state_dict  # imported here: it reads safetensors / torch files
+
+        try:
+            load_state_dict(model, path, include_classifier=include_top)
+        except ValueError as err:  # ConversionError: what is left over on each side
+            raise ValueError(f"Could not load `weights` file {path!r} into {model.name!r}: {err}") from err
+        return
     try:
         model.load_weights(path)
     except Exception as err:  # several types, see above

@@ -124,6 +124,43 @@ def test_a_run_without_a_validation_curve_is_a_clear_error(tmp_path):
         report.report_files(str(out))
 
 
+def _tuning_run(folder, seed, machine, validation, *, label_smoothing, erasing, tested=False):
+    folder.mkdir(parents=True)
+    config = {"recipe": "fast", "seed": seed, "run_name": folder.name, "export_dir": f"runs/{folder.name}",
+              "epochs": 14, "loss": {"label_smoothing": label_smoothing}, "augment": {"random_erasing": erasing}}
+    (folder / "config.json").write_text(json.dumps(config))
+    summary = {"evaluated_on": "test" if tested else "validation", "validation_accuracy": validation,
+               "total_seconds": 780.0, "machine": machine, "git_commit": "abcdef012345",
+               "command": f"python -m training fast --seed {seed} --set evaluate_test=False"}
+    (folder / "summary.json").write_text(json.dumps(summary | ({"test_accuracy": 0.9} if tested else {})))
+
+
+def test_tuning_runs_are_listed_per_recipe_with_the_settings_they_compared(tmp_path):
+    out = tmp_path / "bench"
+    base = out / "tuning" / "fast"
+    _tuning_run(base / "ls0.1-erasing-seed0", 0, XEON, 0.9401, label_smoothing=0.1, erasing=True)
+    _tuning_run(base / "ls0-erasing-seed0", 0, XEON, 0.9377, label_smoothing=0.0, erasing=True)
+    _tuning_run(base / "ls0.1-no-erasing-seed0", 0, EPYC, 0.9333, label_smoothing=0.1, erasing=False)
+    (base / "plan.sh").write_text("bash scripts/tune.sh fast 0 ls0.1-erasing\n")  # beside the runs: not a run
+    (base / "ls0-erasing-seed0" / "note.txt").write_text("shared the cores.\n")
+    text = report.report_files(str(out))["RESULTS.md"]
+    epyc, xeon = text.index("## Machine: AMD EPYC"), text.index("## Machine: Intel Xeon")
+    # Per machine; the columns are the settings that differ between the machine's runs of the recipe (run names,
+    # export folders and seeds are not settings).
+    assert epyc < text.index("| run | seed | validation | validation, flip TTA | minutes | commit |\n|---|---|---|---|---|---|\n") < xeon
+    assert "| ls0.1-no-erasing-seed0 | 0 | 0.9333 | n/a | 13.0 | abcdef012345 |" in text
+    header = text.index("| run | seed | `loss.label_smoothing` | validation | validation, flip TTA | minutes | commit |")
+    assert header > xeon
+    assert "| ls0.1-erasing-seed0 | 0 | 0.1 | 0.9401 | n/a | 13.0 | abcdef012345 |" in text
+    assert "| ls0-erasing-seed0 | 0 | 0.0 | 0.9377 | n/a | 13.0 | abcdef012345 |" in text
+    assert ("- ls0-erasing-seed0: `python -m training fast --seed 0 --set evaluate_test=False`. Note: shared the "
+            "cores.") in text
+    # A run that read the test split is not a tuning run.
+    _tuning_run(base / "peeked-seed1", 1, XEON, 0.95, label_smoothing=0.1, erasing=True, tested=True)
+    with pytest.raises(ValueError, match=r"peeked-seed1 is not a tuning run: it evaluated the test split \(test_accuracy\)"):
+        report.report_files(str(out))
+
+
 def test_each_measurement_run_writes_its_own_file(tmp_path, monkeypatch):
     """The runner saves a run as results/<date>-<cases>.json with its command, commit and machine, and a later
     run adds a file beside it instead of editing it."""
@@ -150,3 +187,18 @@ def test_each_measurement_run_writes_its_own_file(tmp_path, monkeypatch):
     # Both runs are reported, newest first, each under its own heading.
     assert text.index("| flip | 200 (190-210) |") < text.index("| flip | 100 (90-110) |")
     assert report.report_files(str(out))["RESULTS.md"] == text
+
+
+@pytest.mark.parametrize("args, said", [
+    (["fast", "x", "label"], "the seed is an integer >= 0. Received: 'x'"),
+    (["fast", "0", "../up"], "the label is a plain name"),
+    (["fast", "0", ".hidden"], "the label is a plain name"),
+    (["fast", "0", "label", "epochs"], "overrides are KEY=VALUE. Received: 'epochs'"),
+    (["fast", "0"], "usage: bash scripts/tune.sh RECIPE SEED LABEL"),
+])
+def test_tune_script_refuses_bad_arguments_before_any_work(args, said):
+    """scripts/tune.sh checks its arguments before it trains or writes anything (a label becomes a folder)."""
+    done = subprocess.run(["bash", os.path.join(ROOT, "scripts", "tune.sh"), *args], capture_output=True, text=True,
+                          env={**os.environ, "VENV": "/nonexistent-venv"})  # a run would fail: python not found
+    assert done.returncode == 2 and said in done.stderr, done.stderr
+    assert not os.path.exists(os.path.join(BENCHMARKS, "tuning", "fast"))

@@ -100,6 +100,44 @@ def test_curves_come_from_the_validation_split_and_the_test_split_is_evaluated_o
     assert len(labels) == 32 and summary["test_accuracy"] == pytest.approx(np.mean(predictions == labels), abs=1e-6)
 
 
+def test_a_tuning_run_never_evaluates_the_test_split(tmp_path, monkeypatch):
+    """evaluate_test=False (scripts/tune.sh): the final evaluation is the validation split's, the test split is
+    never evaluated, and the summary and the export's metadata hold no test figure."""
+    config = tiny_config(tmp_path, "steps_per_epoch=3", "batch_size=16", "epochs=1", "data.validation_split=16",
+                         "eval_flip_tta=True", "evaluate_test=False")
+    evaluated = []
+    original = keras.Model.evaluate
+
+    def counting(model, *args, **kwargs):
+        if not kwargs.get("_use_cached_eval_dataset"):
+            evaluated.append(sum(len(y) for _, y in (args[0] if args else kwargs["x"])))
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "evaluate", counting)
+    lines = []
+    summary = train_and_evaluate(config, tmp_path / "run", log=lines.append)
+    # The epoch's flip-TTA pass, then the final evaluation (plain and flip TTA): all on the 16 validation images,
+    # never on the 32 test images.
+    assert evaluated == [16, 16, 16]
+    assert summary["evaluated_on"] == "validation"
+    assert not [key for key in summary if key.startswith("test_")], summary
+    with open(tmp_path / "run" / "history.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    # The final evaluation is of the last epoch's model: the same figures as the epoch's validation pass.
+    assert summary["validation_accuracy"] == pytest.approx(float(last["val_accuracy"]), abs=1e-6)
+    assert summary["validation_accuracy_flip_tta"] == pytest.approx(float(last["val_flip_tta_accuracy"]), abs=1e-6)
+    metadata = json.loads((Path(summary["export_dir"]) / "metadata.json").read_text())
+    assert metadata["validation_accuracy"] == summary["validation_accuracy"]
+    assert not [key for key in metadata if key.startswith("test_")], metadata
+    assert any("test accuracy" in line and "not evaluated" in line for line in lines), lines
+    # Without a validation split there is nothing to judge a tuning run on: refused before training.
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="evaluate_test=False needs a validation split"):
+        train_and_evaluate(tiny_config(tmp_path, "evaluate_test=False"), tmp_path / "none", log=lambda *_: None)
+    assert not (tmp_path / "none").exists() and not (tmp_path / "exports" / "none").exists()
+
+
 def _test_split(config):
     """The run's test images and labels, as its evaluation pipeline gives them."""
     from training import data as data_lib

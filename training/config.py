@@ -334,6 +334,7 @@ SCHEMA = {
     "seed": _int(0, 2**32 - 1),
     "deterministic": _FLAG,
     "eval_flip_tta": _FLAG,
+    "evaluate_test": _FLAG,
     "backup_every_steps": _int(1),
     "wandb.mode": Rule(str, choices=("auto", "online", "offline", "disabled")),
     "wandb.project": Rule(str, optional=True),

@@ -124,10 +124,11 @@ def summary_lines(summary, wandb=None):
         tta = summary.get(f"{key}_flip_tta")
         return f"{summary[key]:.4f}" + (f" ({tta:.4f} with flip TTA)" if tta is not None else "")
 
-    final = "test accuracy" if summary.get("evaluated_on", "test") == "test" else "final validation accuracy"
+    tested = "test_accuracy" in summary
     rows = [
         ("validation accuracy", accuracy("validation_accuracy") if "validation_accuracy" in summary else None),
-        (final, accuracy("test_accuracy")),
+        ("test accuracy", accuracy("test_accuracy") if tested else "not evaluated (the run evaluated its validation "
+                                                                    "split only)"),
         ("wall time", f"{_duration(summary['total_seconds'])} ({_duration(summary['train_seconds'])} training, "
                       f"{summary['images_per_second']:.0f} images/s)"),
         ("workdir", summary.get("workdir")),
@@ -143,6 +144,12 @@ def _validate(config):
     """Checks every config value (`training.config.check_config`) and that the run can write its export formats."""
     check_config(config)
     check_export_formats(config.get("export_formats") or ())
+    if not config.get("evaluate_test", True) and not config.data.get("validation_split"):
+        raise ConfigError(
+            "evaluate_test=False needs a validation split to evaluate on: set data.validation_split (a count of "
+            f"held-out training examples or a fraction). Received: data.validation_split="
+            f"{config.data.get('validation_split')!r}."
+        )
 
 
 def _diverged(what, backup_dir):
@@ -218,7 +225,8 @@ class RunData:
         steps_per_epoch: int, optimizer steps per epoch.
         image_size, eval_size: int or None, the training and evaluation image sizes (None: the data's).
         validation: tf.data.Dataset or None, the per-epoch evaluation (the validation split).
-        test: tf.data.Dataset, the final evaluation, on `eval_split` ("test", or "validation" without one).
+        test: tf.data.Dataset, the final evaluation, on `eval_split` ("test"; "validation" without a test split
+            or with evaluate_test=False).
         input_shape: tuple, the model's input shape.
     """
 
@@ -252,8 +260,8 @@ def _load_data(config, log):
                                       image_size=eval_size)
 
     # The final evaluation: the test split, or the validation split for data without one (an image folder
-    # without `test_path`).
-    eval_split = "test" if splits.get("test") is not None else "validation"
+    # without `test_path`) and for a tuning run (`evaluate_test=False`), which never reads the test split.
+    eval_split = "test" if config.get("evaluate_test", True) and splits.get("test") is not None else "validation"
     validation = evaluation("validation") if splits.get("validation") is not None else None
     if splits.get(eval_split) is None:
         raise ConfigError(
@@ -451,8 +459,10 @@ def _export(config, model, data, *, place, precision, evaluation, log):
         "preprocessing": "included (raw [0, 255] pixels in): " + str(keras_resnets.preprocessing_mode(config.model.name)),
         "class_names": list(data.info.class_names),
         "dataset": data.info.name,
-        "test_accuracy": float(evaluation.accuracy),
-        **({"test_accuracy_flip_tta": evaluation.tta_accuracy} if evaluation.tta_accuracy is not None else {}),
+        # `test_accuracy` only when the test split was evaluated (`validation_accuracy` otherwise).
+        f"{evaluation.split}_accuracy": float(evaluation.accuracy),
+        **({f"{evaluation.split}_accuracy_flip_tta": evaluation.tta_accuracy}
+           if evaluation.tta_accuracy is not None else {}),
         "training_precision": precision,
     }
     if not (place.is_chief and place.export_dir is not None):
@@ -466,17 +476,23 @@ def _export(config, model, data, *, place, precision, evaluation, log):
 def _summary(config, *, fit, evaluation, export_dir, export_report, facts):
     """The run's summary dict (summary.json). `facts`: the keys about the run itself (precision, times,
     replicas, workdir, command, commit), in the order summary.json gives them."""
-    # The last epoch's validation figures (the model that is exported), from the per-epoch evaluation.
+    # The last epoch's validation figures (the model that is exported), from the per-epoch evaluation; then the
+    # final evaluation's: `test_*` keys only when the test split was evaluated (when the final evaluation is on
+    # the validation split, its figures are the `validation_*` ones, of the same model).
     last = {k: v[-1] for k, v in fit.history.history.items() if v} if fit.history is not None else {}
-    tta = {"test_accuracy_flip_tta": evaluation.tta_accuracy} if evaluation.tta_accuracy is not None else {}
+    final = {f"{evaluation.split}_accuracy": float(evaluation.accuracy),
+             f"{evaluation.split}_loss": float(evaluation.loss)}
+    tta = ({f"{evaluation.split}_accuracy_flip_tta": evaluation.tta_accuracy}
+           if evaluation.tta_accuracy is not None else {})
+    if evaluation.split == "validation":
+        final, tta = {**final, **tta}, {}
     return {
         **({"validation_accuracy": float(last["val_accuracy"]), "validation_loss": float(last["val_loss"])}
            if "val_accuracy" in last else {}),
         **({"validation_accuracy_flip_tta": float(last["val_flip_tta_accuracy"])}
            if "val_flip_tta_accuracy" in last else {}),
         "evaluated_on": evaluation.split,
-        "test_accuracy": float(evaluation.accuracy),
-        "test_loss": float(evaluation.loss),
+        **final,
         "precision": facts["precision"],
         **tta,
         "train_seconds": round(fit.seconds, 1),
@@ -506,7 +522,8 @@ def _record(summary, *, place, tracker, log):
     error = (summary.get("export") or {}).get("error")
     if error:
         raise TrainingError(
-            f"The run trained ({summary['evaluated_on']} accuracy {summary['test_accuracy']:.4f}), but the export "
+            f"The run trained ({summary['evaluated_on']} accuracy {summary[summary['evaluated_on'] + '_accuracy']:.4f}), "
+            "but the export "
             f"of its {', '.join(summary['export']['formats'])} files failed, and none of them was kept. "
             f"{summary['export_dir']} holds model.keras and metadata.json only; the workdir {place.workdir} keeps "
             "the run (summary.json with the error, final.weights.h5, best.keras). Export that model.keras with "
@@ -514,7 +531,8 @@ def _record(summary, *, place, tracker, log):
             + error)
     tracker.log_artifact(os.path.join(place.workdir, "best.keras"), f"{place.run_name}-best", "model")
     tracker.log_artifact(summary["export_dir"], f"{place.run_name}-export", "model",
-                         metadata={"test_accuracy": summary["test_accuracy"]})
+                         metadata={key: summary[key] for key in ("test_accuracy", "validation_accuracy")
+                                   if key in summary})
     wandb_where = tracker.where()
     tracker.finish()
     log(f"\ndone: {place.run_name} (everything in {os.path.join(place.workdir, 'summary.json')})")

@@ -21,7 +21,7 @@ from keras_resnets.export.writer import export_model
 from keras_resnets.tool_cli import EXIT_CODES, EXIT_OK, int_at_least, ints_at_least, run_cli
 
 # The facts of a saved model's metadata.json that its export keeps.
-KEPT_METADATA = ("model", "model_config", "recipe", "dataset", "test_accuracy")
+KEPT_METADATA = ("model", "model_config", "recipe", "dataset", "test_accuracy", "validation_accuracy")
 
 
 def _format_list(text):

@@ -26,6 +26,9 @@ Keys:
     eval_flip_tta: also evaluate with flip test-time augmentation (`keras_resnets.flip_tta`: the mean of the
         softmax of each image and of its mirror image): test_accuracy_flip_tta in the summary and the export's
         metadata, and val_flip_tta_accuracy after every epoch on the validation split.
+    evaluate_test: evaluate the test split once, at the end (True, every shipped recipe). False for a tuning
+        run: the run never reads the test split, its final evaluation is the validation split's, and its summary
+        and metadata hold `validation_*` figures only (`--set evaluate_test=False`; benchmarks/tuning/).
     backup_every_steps: how often the crash backup is written (also at every epoch end).
     wandb: mode (auto | online | offline | disabled; auto = online when an API key is configured),
         project, entity, tags.
@@ -94,6 +97,7 @@ def base_config() -> Config:
         seed=0,
         deterministic=False,
         eval_flip_tta=False,
+        evaluate_test=True,
         backup_every_steps=200,
         wandb=dict(mode="auto", project="keras_resnets", entity=None, tags=[]),
         export_dir="saved_models",
