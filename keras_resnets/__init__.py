@@ -8,7 +8,10 @@ Public surface, and where each part lives:
   (`DenseNet121`, `DenseNetBC100_12`, ...) and `attention` (`Attention56`, ...). The keras.applications
   drop-ins (`ResNet50/101/152`, `ResNet50V2/101V2/152V2`, `DenseNet121/169/201`) take its arguments in its
   positions; every factory takes them by keyword.
-- The registry: `list_models`, `create_model`, `get_model_config`, `get_model_spec`, `list_pretrained`.
+- The registry: `list_models`, `create_model`, `get_model_config`, `get_model_spec`.
+- Pretrained weights (`keras_resnets.pretrained`): `list_pretrained()` (keras.applications' files, or with
+  `source="timm"` the timm tags `weights=` takes as hub ids), `data_config(model_or_tag)` (the preprocessing a
+  model or tag expects); `keras_resnets.conversion` maps timm / torchvision checkpoints onto our models.
 - Preprocessing: `preprocess_input`, `preprocessing_mode`, `decode_predictions`.
 - Custom layers (registered for safe-mode loading): `keras_resnets.layers`.
 - Inference: `fold_batch_norm(model)`, a copy with each convolution's BatchNormalization folded into it;
@@ -51,7 +54,6 @@ from keras_resnets._registry import (  # noqa: E402
     get_model_config,
     get_model_spec,
     list_models,
-    list_pretrained,
 )
 from keras_resnets.attention import (  # noqa: E402
     Attention56,
@@ -71,6 +73,8 @@ from keras_resnets.densenet import (  # noqa: E402
     DenseNetBC250_24,
 )
 from keras_resnets.folding import fold_batch_norm  # noqa: E402
+from keras_resnets.pretrained import data_config, list_pretrained  # noqa: E402
+from keras_resnets.presets import from_preset, save_preset, upload_preset  # noqa: E402
 from keras_resnets.preprocessing import (  # noqa: E402
     decode_predictions,
     preprocess_input,
@@ -132,9 +136,11 @@ FACTORIES = {**_resnet.FACTORIES, **_resnet_v2.FACTORIES, **_densenet.FACTORIES,
 __version__ = "0.1.0"
 __all__ = [
     "create_model",
+    "data_config",
     "decode_predictions",
     "flip_tta",
     "fold_batch_norm",
+    "from_preset",
     "get_model_config",
     "get_model_spec",
     "layers",
@@ -142,6 +148,8 @@ __all__ = [
     "list_pretrained",
     "preprocess_input",
     "preprocessing_mode",
+    "save_preset",
+    "upload_preset",
     "Attention236CIFAR",
     "Attention452CIFAR",
     "Attention56",

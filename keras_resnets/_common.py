@@ -18,6 +18,7 @@ from typing import Callable
 import keras
 from keras import layers
 
+from keras_resnets import pretrained
 from keras_resnets._weights import WEIGHT_FILE_SUFFIXES, imagenet_weights_path, load_weights_file
 from keras_resnets.layers import PREPROCESSING_MODES, BatchNormalization, ImagePreprocessing
 
@@ -162,19 +163,28 @@ def bn_relu(x, prefix, *, epsilon, momentum):
 
 
 def _check_weights(arg, weights):
-    """None, "imagenet" or an existing file with a weights suffix."""
+    """None, "imagenet", a hub id ("timm/resnet50.a1_in1k", "hf://...") or an existing file with a weights suffix."""
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
         raise ValueError(
-            "`weights` must be None, 'imagenet' or the path to a .keras / .weights.h5 / .h5 file or a timm / "
-            "torchvision checkpoint (.safetensors / .pth / .pt). "
+            "`weights` must be None, 'imagenet', a Hugging Face hub id ('timm/resnet50.a1_in1k', 'hf://org/name'), "
+            "or the path to a .keras / .weights.h5 / .h5 file or a timm / torchvision checkpoint (.safetensors / "
+            f".pth / .pt). Received: {arg}={weights!r}"
+        )
+    if weights is None or weights == "imagenet":
+        return
+    repo_id = pretrained.parse_hub_id(weights)
+    if repo_id is not None:
+        pretrained.check_hub_id(repo_id)
+        return
+    weights = os.fspath(weights)
+    if not weights.endswith(WEIGHT_FILE_SUFFIXES):
+        raise ValueError(
+            f"`weights` file must end in one of {WEIGHT_FILE_SUFFIXES}, or `weights` be a Hugging Face hub id "
+            f"('timm/resnet50.a1_in1k'; keras_resnets.list_pretrained(source='timm') lists timm's). "
             f"Received: {arg}={weights!r}"
         )
-    if weights is not None and weights != "imagenet":
-        weights = os.fspath(weights)
-        if not weights.endswith(WEIGHT_FILE_SUFFIXES):
-            raise ValueError(f"`weights` file must end in one of {WEIGHT_FILE_SUFFIXES}. Received: {arg}={weights!r}")
-        if not os.path.isfile(weights):
-            raise ValueError(f"`weights` file does not exist. Received: {arg}={weights!r}")
+    if not os.path.isfile(weights):
+        raise ValueError(f"`weights` file does not exist. Received: {arg}={weights!r}")
 
 
 def _check_activation(arg, activation):
@@ -311,20 +321,23 @@ def build_classifier(body_fn: Callable, *, spec, **common):
         **common: the `CommonArgs` fields. `features_only=True` makes the model output `Body.features` (a
             dict of stage outputs) and ignores the head arguments; `include_preprocessing` True inserts the
             variant's own `preprocessing` mode in the model (raw [0, 255] pixels in), a mode name that mode.
+            `weights` may be a hub id or a timm / torchvision checkpoint (`keras_resnets.pretrained`): a tag's
+            architecture must be this variant, its preprocessing is the one `include_preprocessing=True` uses,
+            the stem follows the input's channels and another number of classes gets a fresh head.
 
     Returns:
         A `keras.Model`.
     """
     args = CommonArgs(**common)
     input_shape = resolve_input_shape(args, spec)
-    if args.include_preprocessing is True and spec.preprocessing is None:
-        raise ValueError(f"{args.name!r} defines no preprocessing; pass a mode from {PREPROCESSING_MODES}.")
+    # A hub id is checked against the architecture and fetched before any layer is made.
+    source = None if args.weights in (None, "imagenet") else pretrained.resolve(args.weights, spec.name)
+    mode = _preprocessing_mode(args, spec, source)
     include_top = args.include_top and not args.features_only
     with deep_recursion():
         img_input = _input_layer(args, input_shape)
         x = img_input
-        if args.include_preprocessing:
-            mode = spec.preprocessing if args.include_preprocessing is True else args.include_preprocessing
+        if mode:
             x = ImagePreprocessing(mode, name="preprocessing")(x)
         body = body_fn(x)
         outputs = apply_head(
@@ -340,8 +353,31 @@ def build_classifier(body_fn: Callable, *, spec, **common):
         model = keras.Model(inputs, outputs, name=args.name)
         if args.weights == "imagenet":
             model.load_weights(imagenet_weights_path(spec.imagenet_weights, include_top))
-        elif args.weights is not None:
-            load_weights_file(model, args.weights, include_top=include_top)
+        elif source is not None:
+            hint = pretrained.mismatch_hint(source, spec.name) if source.hub_id else ""
+            load_weights_file(model, source.path, include_top=include_top, hint=hint)
         if args.features_only:
-            return keras.Model(inputs, dict(body.features), name=args.name)
+            model = keras.Model(inputs, dict(body.features), name=args.name)
+    if source is not None and source.tag is not None:
+        model.pretrained_tag = source.tag.tag  # what keras_resnets.data_config(model) reads
     return model
+
+
+def _preprocessing_mode(args: CommonArgs, spec, source):
+    """The preprocessing layer's mode, or None for no layer: True means the pretrained tag's mode, else the
+    variant's own."""
+    if not args.include_preprocessing:
+        return None
+    if args.include_preprocessing is not True:
+        return args.include_preprocessing
+    if source is not None and source.tag is not None:
+        if source.tag.preprocessing is None:
+            raise ValueError(
+                f"{source.tag.tag!r} expects mean {source.tag.mean} and std {source.tag.std}, which none of "
+                f"{PREPROCESSING_MODES} gives; preprocess the images yourself (keras_resnets.data_config). "
+                "Received: include_preprocessing=True"
+            )
+        return source.tag.preprocessing
+    if spec.preprocessing is None:
+        raise ValueError(f"{args.name!r} defines no preprocessing; pass a mode from {PREPROCESSING_MODES}.")
+    return spec.preprocessing

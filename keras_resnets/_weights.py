@@ -2,8 +2,9 @@
 
 A registered variant's `ModelSpec.imagenet_weights` is an `ImageNetWeights` from `keras_applications_weights`;
 `imagenet_weights_path` downloads (hash-checked) or finds it in Keras' cache, and `load_weights_file` loads a
-user's file with one clear error for every way that can fail. This module imports nothing else of the package,
-so the registry and the builders can both use it.
+user's file with one clear error for every way that can fail (a timm / torchvision checkpoint through
+`keras_resnets.conversion`, imported only then). Hub ids are resolved to files by `keras_resnets.pretrained`.
+This module imports nothing else of the package at import time, so the registry and the builders can both use it.
 """
 
 import dataclasses
@@ -85,20 +86,22 @@ def imagenet_weights_path(info: ImageNetWeights, include_top: bool) -> str:
         socket.setdefaulttimeout(old_timeout)
 
 
-def load_weights_file(model, weights, *, include_top=True):
+def load_weights_file(model, weights, *, include_top=True, hint=""):
     """`model.load_weights(weights)`, every failure one `ValueError` naming the file and the reason.
 
     Keras raises OSError (not HDF5), BadZipFile (not a `.keras` archive) or a multi-line ValueError (another
     architecture) without the path. A PyTorch checkpoint (`TORCH_WEIGHT_SUFFIXES`) is mapped onto the model by
-    `keras_resnets.conversion.load_state_dict`, its classifier only with `include_top`."""
+    `keras_resnets.conversion.load_pretrained`: its stem adapted to the model's input channels, its classifier
+    loaded only with `include_top` and the same number of classes (else the model keeps a fresh head); `hint`
+    is added to its error."""
     path = os.fspath(weights)
     if path.endswith(TORCH_WEIGHT_SUFFIXES):
-        from keras_resnets.conversion import load_state_dict  # imported here: it reads safetensors / torch files
+        from keras_resnets.conversion import load_pretrained  # imported here: it reads safetensors / torch files
 
         try:
-            load_state_dict(model, path, include_classifier=include_top)
+            load_pretrained(model, path, include_top=include_top)
         except ValueError as err:  # ConversionError: what is left over on each side
-            raise ValueError(f"Could not load `weights` file {path!r} into {model.name!r}: {err}") from err
+            raise ValueError(f"Could not load `weights` file {path!r} into {model.name!r}: {err}{hint}") from err
         return
     try:
         model.load_weights(path)

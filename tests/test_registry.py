@@ -96,9 +96,11 @@ def test_public_names_are_unchanged():
 
 API = [
     "create_model",
+    "data_config",
     "decode_predictions",
     "flip_tta",
     "fold_batch_norm",
+    "from_preset",
     "get_model_config",
     "get_model_spec",
     "layers",
@@ -106,6 +108,8 @@ API = [
     "list_pretrained",
     "preprocess_input",
     "preprocessing_mode",
+    "save_preset",
+    "upload_preset",
 ]
 
 

@@ -161,6 +161,8 @@ def set_value(config: Config, dotted_key: str, value, *, allow_new=False):
                 value = float(value)
             if number and isinstance(old, (int, float)) and isinstance(value, (int, float)):
                 pass  # a number key (e.g. data.validation_split: a count or a fraction) takes either
+            elif isinstance(rule, _AllOrCount):
+                pass  # "all" or a count: check_config checks which
             elif not _compatible(old, value):
                 raise ValueError(
                     f"Config key {path!r} is a {type(old).__name__} ({old!r}); received {value!r} "
@@ -270,6 +272,19 @@ class Rule:
         return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
 
 
+class _AllOrCount(Rule):
+    """The string "all" or a positive integer (`finetune.unfreeze`: every layer, or the last N stages)."""
+
+    def __init__(self):
+        super().__init__(int, low=1)
+
+    def describe(self) -> str:
+        return "'all' or a positive integer (the number of last stages)"
+
+    def accepts(self, value) -> bool:
+        return value == "all" or super().accepts(value)
+
+
 def _int(low=None, high=None, **kwargs):
     return Rule(int, low=low, high=high, **kwargs)
 
@@ -295,6 +310,8 @@ SCHEMA = {
     # Deployment formats written and verified beside model.keras at the end of a run (keras_resnets.export).
     "export_formats": Rule(list, items=Rule(str, choices=EXPORT_FORMATS)),
     "model.name": _TEXT,
+    # A .keras file, a timm / torchvision checkpoint or a tag the model factories take: check_finetune.
+    "model.weights": Rule(str, optional=True),
     "data.name": _TEXT,
     "data.data_dir": Rule(str, optional=True),
     "data.download": _FLAG,
@@ -323,6 +340,9 @@ SCHEMA = {
     "schedule.decay_factor": _number(0, 1, low_open=True),
     "schedule.warmup_epochs": _number(0),
     "schedule.warmup_learning_rate": _number(0),
+    "finetune.head_epochs": _int(0),
+    "finetune.unfreeze": _AllOrCount(),
+    "finetune.learning_rate": _number(0, low_open=True, optional=True),
     "loss.name": Rule(str, choices=("categorical_crossentropy", "binary_crossentropy")),
     "loss.label_smoothing": _number(0, 1, high_open=True),
     "loss.bce_target_threshold": _number(0, 1, high_open=True, optional=True),
@@ -403,6 +423,48 @@ def check_model(model):
         raise ConfigError(f"{spec.name!r} has no argument(s) {unknown} (from model.kwargs). Allowed: {allowed}")
 
 
+def _backend():
+    import keras
+
+    return keras.backend.backend()
+
+
+def check_finetune(config, *, run=False):
+    """`model.weights` and the `finetune` section together: a local weights file exists and is a kind that loads
+    without its classifier, and a frozen phase fits in `epochs`; with `run` (a run about to start, not a shipped
+    recipe, which leaves model.weights to the user) it also has pretrained weights to freeze."""
+    weights = (config.get("model") or {}).get("weights")
+    finetune = config.get("finetune") or {}
+    head_epochs, unfreeze = finetune.get("head_epochs", 0), finetune.get("unfreeze", "all")
+    if isinstance(weights, str):
+        from keras_resnets._weights import TORCH_WEIGHT_SUFFIXES
+
+        if weights.endswith((".weights.h5", ".h5")):
+            raise ConfigError(
+                "model.weights must be a .keras file, a timm / torchvision checkpoint (" + " / ".join(
+                    TORCH_WEIGHT_SUFFIXES) + ") or a pretrained tag: a .weights.h5 / .h5 file holds weights for "
+                "one architecture with its classifier, and fine-tuning builds a new one for the data's classes "
+                f"(save the model as .keras instead). Received: model.weights={weights!r}")
+        if weights.endswith((".keras", *TORCH_WEIGHT_SUFFIXES)) and not os.path.isfile(weights):
+            raise ConfigError(f"model.weights file does not exist. Received: model.weights={weights!r}")
+    if run and weights is None and (head_epochs or unfreeze != "all"):
+        raise ConfigError(
+            "finetune.head_epochs and finetune.unfreeze freeze a pretrained backbone: set model.weights (a .keras "
+            "file, a .safetensors / .pth checkpoint or a pretrained tag). Received: model.weights=None, "
+            f"finetune.head_epochs={head_epochs!r}, finetune.unfreeze={unfreeze!r}")
+    if (head_epochs or unfreeze != "all") and _backend() == "jax":
+        raise ConfigError(
+            "finetune.head_epochs and finetune.unfreeze freeze layers, which the JAX backend cannot train here: "
+            "its optimizer (stateless_apply) updates exactly the variables it was built with, and the run's one "
+            "optimizer is built over every variable so that a backup resumes in either phase. Use "
+            "KERAS_BACKEND=tensorflow, or finetune.head_epochs=0 and finetune.unfreeze='all' (every layer trains). "
+            f"Received: finetune.head_epochs={head_epochs!r}, finetune.unfreeze={unfreeze!r} on JAX")
+    epochs = config.get("epochs")
+    if isinstance(head_epochs, int) and isinstance(epochs, int) and head_epochs > epochs:
+        raise ConfigError(f"finetune.head_epochs must be at most epochs ({epochs}): the head phase is the first "
+                          f"head_epochs of the run's epochs. Received: finetune.head_epochs={head_epochs}")
+
+
 def check_config(config):
     """Checks every key of `config` against `SCHEMA` (kind and range), the run name, the model section and the
     augmentations, before anything runs. Raises `ConfigError` naming the key, what it holds and what is
@@ -423,6 +485,7 @@ def check_config(config):
     if config.get("run_name") is not None:
         check_run_name(config["run_name"])
     check_model(config.get("model") or {})
+    check_finetune(config)
     if config.get("augment"):
         from training.data import check_augment  # imports TensorFlow: only when there is something to check
 

@@ -2,8 +2,9 @@
 
 Checks (`_validate`) -> distribution (`_distribution`) -> workdir, run name and export folder
 (`training.workdir.place_run`) -> precision -> data (`_load_data`) -> model, compiled in the strategy's scope
-(`_build_and_compile`) -> resume or start (`_resume_or_start`) -> W&B (`_open_tracker`) -> callbacks ->
-`model.fit` (`_fit`: crash backups, NaN stop) -> checks and test evaluation (`_evaluate`) -> export to
+(`_build_and_compile`; pretrained weights and fine-tuning phases: `training.finetune`) -> resume or start
+(`_resume_or_start`) -> W&B (`_open_tracker`) -> callbacks -> `model.fit` (`_fit`: crash backups, NaN stop,
+one call per fine-tuning phase) -> checks and test evaluation (`_evaluate`) -> export to
 `saved_models/<run name>/` (`_export`, `training.run_export`) -> summary (`_summary`, `_record`).
 
 Nothing that is not the run's own is touched: the config, the run name (a plain name), the workdir (new or
@@ -26,8 +27,9 @@ import keras_resnets
 from keras_resnets.export import ExportError, export_keras, export_model, non_finite_weights  # noqa: F401
 from training import data as data_lib
 from training import distribute
+from training import finetune
 from training.callbacks import CrashBackup, FlipTTAEvaluation, NonFiniteError, StopOnNonFiniteLoss, ThroughputLogger
-from training.config import ConfigError, TrainingError, check_config, check_run_name  # noqa: F401
+from training.config import ConfigError, TrainingError, check_config, check_finetune, check_run_name  # noqa: F401
 from training.machine import cpu_flags, git_commit, machine_facts
 from training.recipe_parts import make_loss, make_optimizer, make_schedule
 # The export and the workdir have modules of their own; their names stay importable from here.
@@ -92,15 +94,20 @@ def _input_shape(info, image_size, eval_size):
     return tuple(info.image_shape)
 
 
-def build_model(config, input_shape, num_classes, *, classifier_activation=None):
-    """The recipe's model for the data's image shape and classes, taking raw [0, 255] pixels."""
+def build_model(config, input_shape, num_classes, *, classifier_activation=None, **factory_kwargs):
+    """The recipe's model for the data's image shape and classes, taking raw [0, 255] pixels.
+
+    `factory_kwargs`: more arguments of the model factory (`weights=`, from `training.finetune`; a preprocessing
+    mode in `include_preprocessing`, True by default: the variant's own, or a pretrained tag's)."""
+    include_preprocessing = factory_kwargs.pop("include_preprocessing", True)
     return keras_resnets.create_model(
         config.model.name,
         input_shape=input_shape,
         classes=num_classes,
-        include_preprocessing=True,
+        include_preprocessing=include_preprocessing,
         classifier_activation=classifier_activation,
         **config.model.kwargs,
+        **factory_kwargs,
     )
 
 
@@ -143,6 +150,7 @@ def summary_lines(summary, wandb=None):
 def _validate(config):
     """Checks every config value (`training.config.check_config`) and that the run can write its export formats."""
     check_config(config)
+    check_finetune(config, run=True)  # a frozen phase needs model.weights (the finetune recipe leaves it unset)
     check_export_formats(config.get("export_formats") or ())
     if not config.get("evaluate_test", True) and not config.data.get("validation_split"):
         raise ConfigError(
@@ -289,21 +297,37 @@ def _build_and_compile(config, data, scope):
     """The model (and its flip-TTA evaluator, when asked for), built and compiled in the strategy's `scope`,
     its optimizer built so that a backup can be restored into it."""
     with scope:
-        model = build_model(config, data.input_shape, data.info.num_classes)
+        # `model.weights` (fine-tuning), loaded into all but a new classifier; else `build_model`'s.
+        model = finetune.build_pretrained(config, data.input_shape, data.info.num_classes, build_model)
         if config.sync_batch_norm:
             model = distribute.synchronize_batch_norm(model)
-        schedule = make_schedule(config.schedule, learning_rate=config.optimizer.learning_rate,
-                                 epochs=config.epochs, steps_per_epoch=data.steps_per_epoch)
-        model.compile(
-            optimizer=make_optimizer(config.optimizer, schedule),
-            loss=make_loss(config.loss),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-            jit_compile=config.jit_compile,
-            steps_per_execution=config.steps_per_execution,
-        )
+        # The recipe's schedule; per fine-tuning phase when there are two (`training.finetune`).
+        schedule = finetune.make_run_schedule(config, data.steps_per_epoch, make_schedule)
+        _compile(model, config, make_optimizer(config.optimizer, schedule))
+        # Built over every variable, before a fine-tuning phase freezes any: a backup fits either phase.
         model.optimizer.build(model.trainable_variables)
         tta_model = flip_tta_evaluator(model, config.jit_compile) if config.get("eval_flip_tta") else None
     return model, tta_model
+
+
+def _compile(model, config, optimizer):
+    """Compiles `model` with the recipe's loss and metrics and `optimizer` (again when a fine-tuning phase changes
+    what trains: the same optimizer, its step count and slots kept)."""
+    model.compile(
+        optimizer=optimizer,
+        loss=make_loss(config.loss),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+    )
+
+
+def _recompile(model, config):
+    """`_compile` again with the model's own optimizer, in its distribution scope (TensorFlow creates the metrics'
+    variables there)."""
+    tensorflow = keras.backend.backend() == "tensorflow"
+    with model.distribute_strategy.scope() if tensorflow else contextlib.nullcontext():
+        _compile(model, config, model.optimizer)
 
 
 def _resume_or_start(model, config, place, *, resume, log):
@@ -379,7 +403,9 @@ class FitResult:
 
 
 def _fit(model, config, data, *, callbacks, backup_dir, verbose):
-    """Trains from the model's optimizer step (0, or the restored backup's) to the end of the last epoch.
+    """Trains from the model's optimizer step (0, or the restored backup's) to the end of the last epoch, phase by
+    phase (`training.finetune.phases`: one phase unless fine-tuning has a head phase), each entered with what it
+    trains.
 
     Raises:
         TrainingError: the run diverged (`training.callbacks.NonFiniteError`: a NaN or infinite loss or
@@ -395,14 +421,19 @@ def _fit(model, config, data, *, callbacks, backup_dir, verbose):
     started = time.time()
     history = None
     try:
-        if step_in_epoch:
-            # Finish the interrupted epoch from exactly where the backup left the data stream.
-            history = model.fit(_train_stream(config, data, done), initial_epoch=epoch, epochs=epoch + 1,
-                                steps_per_epoch=steps_per_epoch - step_in_epoch, **common)
-            epoch += 1
-        if epoch < config.epochs:
-            history = model.fit(_train_stream(config, data, epoch * steps_per_epoch), initial_epoch=epoch,
-                                epochs=config.epochs, steps_per_epoch=steps_per_epoch, **common)
+        for phase, _, end in finetune.phases(config):
+            if epoch >= end:
+                continue  # a phase the restored backup had finished
+            finetune.enter_phase(model, config, phase, lambda: _recompile(model, config))
+            if step_in_epoch:
+                # Finish the interrupted epoch from exactly where the backup left the data stream.
+                history = model.fit(_train_stream(config, data, done), initial_epoch=epoch, epochs=epoch + 1,
+                                    steps_per_epoch=steps_per_epoch - step_in_epoch, **common)
+                epoch, step_in_epoch = epoch + 1, 0
+            if epoch < end:
+                history = model.fit(_train_stream(config, data, epoch * steps_per_epoch), initial_epoch=epoch,
+                                    epochs=end, steps_per_epoch=steps_per_epoch, **common)
+                epoch = end
     except NonFiniteError as err:  # StopOnNonFiniteLoss or CrashBackup: the run diverged
         step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
         raise _diverged(f"{err} at step {step}.", backup_dir) from err
@@ -450,13 +481,16 @@ def _export(config, model, data, *, place, precision, evaluation, log):
     input_shape = data.input_shape
     serving_shape = (input_shape if not formats or None not in input_shape[:2]
                      else (data.eval_size, data.eval_size, input_shape[-1]))
-    serving = build_model(config, serving_shape, data.info.num_classes, classifier_activation="softmax")
+    # The trained model's preprocessing (a pretrained tag may set another than the variant's own).
+    preprocessing = finetune.preprocessing_mode(model)
+    serving = build_model(config, serving_shape, data.info.num_classes, classifier_activation="softmax",
+                          include_preprocessing=preprocessing)
     serving.set_weights(model.get_weights())
     metadata = {
         "model": config.model.name,
         "model_config": keras_resnets.get_model_config(config.model.name) | dict(config.model.kwargs),
         "recipe": config.recipe,
-        "preprocessing": "included (raw [0, 255] pixels in): " + str(keras_resnets.preprocessing_mode(config.model.name)),
+        "preprocessing": "included (raw [0, 255] pixels in): " + str(preprocessing),
         "class_names": list(data.info.class_names),
         "dataset": data.info.name,
         # `test_accuracy` only when the test split was evaluated (`validation_accuracy` otherwise).
@@ -562,6 +596,8 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
     precision = _set_precision(config, strategy, log)
     data = _load_data(config, log)
     model, tta_model = _build_and_compile(config, data, scope)
+    for line in finetune.describe(config, data.steps_per_epoch):
+        log(line)
     run_meta = _resume_or_start(model, config, place, resume=resume, log=log)
     tracker = _open_tracker(config, place, run_meta, log)
     with _finished_on_failure(tracker):

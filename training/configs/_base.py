@@ -3,6 +3,11 @@ of `_variants.py` fill in with a model and a dataset).
 
 Keys:
     model.name: registered keras_resnets model name; model.kwargs: overrides passed to create_model.
+    model.weights: None (random initialisation), or pretrained weights for everything but the classifier (the
+        model always gets a new head sized to the data's classes): a `.keras` file (loaded layer by layer, by
+        name), a timm / torchvision `.safetensors` / `.pth` / `.pt` checkpoint (`keras_resnets.conversion`), or
+        anything else the model factories' `weights=` takes (a hub tag such as "timm/resnet50.a1_in1k"), passed
+        through to it. training/finetune.py says how.
     data: see training/data/__init__.py (name, data_dir, download, validation_split, validation_seed, ...).
         Every shipped recipe holds out a validation split of its training set (`VALIDATION_SIZE`, 5,000
         stratified images for Fashion-MNIST and CIFAR, chosen by validation_seed=0 for every run seed): the
@@ -17,6 +22,13 @@ Keys:
         weight decay: BatchNormalization and biases).
     schedule: name (step | cosine | constant), decay_epochs and decay_factor (step), warmup_epochs,
         warmup_learning_rate (the rate held during a step-schedule warm-up; the start of a cosine one).
+    finetune: head_epochs (phase 1: that many epochs train the new classifier alone on the frozen backbone,
+        BatchNorm in inference mode, at optimizer.learning_rate; 0 = no such phase), unfreeze ("all" or N: what
+        phase 2, the remaining epochs, trains besides the classifier: every layer or the last N stages),
+        learning_rate (phase 2's peak rate; None = optimizer.learning_rate). Each phase runs the `schedule`
+        over its own epochs (warm-up included). All off by default: head_epochs=0, unfreeze="all" and
+        learning_rate=None train as before. The `finetune` recipe turns them on. A phase that freezes layers
+        (head_epochs > 0, unfreeze=N) needs the TensorFlow backend (training/finetune.py says why).
     loss: name (categorical_crossentropy | binary_crossentropy), label_smoothing, bce_target_threshold
         (binary targets = mixed targets > threshold, as in "ResNet strikes back").
     precision: float32 | mixed_float16 | mixed_bfloat16 | auto (mixed_bfloat16 on TPUs and on CPUs with native
@@ -72,7 +84,7 @@ def synthetic_smoke(image_shape, num_classes, **extra) -> Config:
 def base_config() -> Config:
     """Every key with its default value (the module docstring says what each means)."""
     return Config(
-        model=dict(name="resnet20", kwargs={}),
+        model=dict(name="resnet20", kwargs={}, weights=None),
         data=data_config("fashion_mnist"),
         augment=dict(),
         epochs=1,
@@ -88,6 +100,7 @@ def base_config() -> Config:
             no_decay=["bias", "gamma", "beta"],
         ),
         schedule=dict(name="step", decay_epochs=[], decay_factor=0.1, warmup_epochs=0.0, warmup_learning_rate=0.0),
+        finetune=dict(head_epochs=0, unfreeze="all", learning_rate=None),
         loss=dict(name="categorical_crossentropy", label_smoothing=0.0, bce_target_threshold=None),
         precision="float32",
         strategy="auto",
@@ -193,7 +206,8 @@ def rsb_imagenet(variant: str) -> Config:
         "a3": dict(epochs=100, lr=8e-3, wd=0.02, mixup=0.1, m=6, mstd=0.0, ra=0, drop_path=0.0, size=160),
     }[variant]
     config = base_config()
-    config.model = Config(name="resnet50_v1_5", kwargs=dict(drop_path_rate=table["drop_path"], zero_init_last_bn=True))
+    config.model.name = "resnet50_v1_5"
+    config.model.kwargs = Config(drop_path_rate=table["drop_path"], zero_init_last_bn=True)
     config.data = data_config("imagenet2012", image_size=table["size"], eval_image_size=224, crop_fraction=0.95,
                               validation_split=IMAGENET_VALIDATION_SIZE)
     config.augment = Config(

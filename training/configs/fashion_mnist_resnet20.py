@@ -15,7 +15,7 @@ from training.configs import _base
 
 def get_config():
     config = _base.base_config()
-    config.model = Config(name="resnet20", kwargs={})
+    config.model.name = "resnet20"
     config.data = _base.data_config("fashion_mnist", validation_split=_base.VALIDATION_SIZE)
     config.augment = Config(horizontal_flip=True)
     config.epochs = 4

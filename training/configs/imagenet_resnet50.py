@@ -12,7 +12,7 @@ from training.configs import _base
 
 def get_config():
     config = _base.base_config()
-    config.model = Config(name="resnet50", kwargs={})
+    config.model.name = "resnet50"
     config.data = _base.data_config("imagenet2012", image_size=224, eval_image_size=224, crop_fraction=0.875,
                                     validation_split=_base.IMAGENET_VALIDATION_SIZE)
     config.augment = Config(random_resized_crop=True, horizontal_flip=True)
