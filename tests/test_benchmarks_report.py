@@ -88,6 +88,7 @@ def test_report_command_writes_checks_and_refuses_folders_not_its_own(tmp_path):
     out = tmp_path / "bench"
     shutil.copytree(os.path.join(BENCHMARKS, "results"), out / "results")
     shutil.copytree(os.path.join(BENCHMARKS, "runs"), out / "runs")
+    shutil.copytree(os.path.join(BENCHMARKS, "tuning"), out / "tuning")
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
 
     def cli(*args):
