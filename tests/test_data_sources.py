@@ -97,6 +97,37 @@ def test_real_fashion_mnist(fashion_mnist_dir):
         np.sort(np.concatenate([sums(held["train"][0]), sums(held["validation"][0])])), sums(splits["train"][0]))
 
 
+def test_class_subsets_and_few_shot_training_splits(fashion_mnist_dir):
+    # The transfer experiment's data: classes 5-9 relabelled 0-4, 50 training images of each, the validation
+    # split the full recipe's images of those classes, the test split all 5,000 of them.
+    full, _ = data.load_splits({"name": "fashion_mnist", "validation_split": 5000})
+    config = {"name": "fashion_mnist", "validation_split": 5000, "classes": [5, 6, 7, 8, 9], "train_per_class": 50}
+    splits, info = data.load_splits(config)
+    assert info.num_classes == 5 and info.class_names == data.FASHION_MNIST_CLASSES[5:]
+    assert info.num_examples == {"train": 250, "validation": 2500, "test": 5000}
+    np.testing.assert_array_equal(np.bincount(splits["train"][1]), [50] * 5)
+    keep = full["validation"][1] >= 5
+    np.testing.assert_array_equal(splits["validation"][0], full["validation"][0][keep])
+    np.testing.assert_array_equal(splits["validation"][1], full["validation"][1][keep] - 5)
+    # The 250 are training images of those classes (not validation ones), the same for the same seed.
+    train_sums = {int(x) for x in full["train"][0][full["train"][1] >= 5].reshape(-1, 784).astype(np.int64).sum(1)}
+    assert {int(x) for x in splits["train"][0].reshape(250, -1).astype(np.int64).sum(1)} <= train_sums
+    again, _ = data.load_splits(config)
+    np.testing.assert_array_equal(again["train"][0], splits["train"][0])
+    # Classes in another order are relabelled in that order.
+    swapped, info = data.load_splits({"name": "fashion_mnist", "classes": [9, 0]})
+    assert info.class_names == ["Ankle boot", "T-shirt/top"] and len(swapped["test"][1]) == 2000
+    np.testing.assert_array_equal(swapped["test"][0][swapped["test"][1] == 0][0],
+                                  full["test"][0][full["test"][1] == 9][0])
+    for bad, message in (({"classes": [3, 3]}, "distinct class indices"), ({"classes": [3, 12]}, r"\[0, 10\)"),
+                         ({"train_per_class": 0}, "integer >= 1"), ({"train_per_class": 6001}, "has 6000 training images"),
+                         ({"classes": "5,6"}, "Received: '5,6'")):
+        with pytest.raises(ValueError, match=message):
+            data.load_splits({"name": "fashion_mnist", **bad})
+    with pytest.raises(ValueError, match="in-memory datasets"):
+        data.load_splits({"name": "folder", "path": "/nonexistent", "classes": [0, 1]})
+
+
 # ---------------------------------------------------------------------------------------------------------
 # CIFAR python batches
 

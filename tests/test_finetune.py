@@ -324,7 +324,8 @@ def test_unfreeze_takes_a_count_or_all_from_the_command_line(tmp_path, source):
 
 def test_the_one_command_on_a_timm_checkpoint(tmp_path, folder):
     """The README's command, on a .safetensors written by timm (resnet18 with one block per stage), with only the
-    last stage unfrozen: the run ends with an exported model that classifies the test images as summary.json says."""
+    last stage unfrozen: the run ends with an exported model that classifies the test images as summary.json says,
+    and its LiteRT file classifies the folder's PNG files as the Keras model does."""
     from tests.test_conversion import _import_timm, _save
 
     timm = _import_timm()
@@ -336,7 +337,7 @@ def test_the_one_command_on_a_timm_checkpoint(tmp_path, folder):
             "model.kwargs.stage_depths=(1,1,1,1)", f"data.test_path={folder / 'test'}", "data.validation_split=6",
             f"data.image_size={SIZE}", f"data.eval_image_size={SIZE}", "epochs=2", "finetune.head_epochs=1",
             "finetune.unfreeze=1", "steps_per_epoch=2", "batch_size=8", "precision=float32", "wandb.mode=disabled",
-            f"export_dir={tmp_path / 'exports'}", "export_formats=()"]
+            f"export_dir={tmp_path / 'exports'}", "export_formats=('float32',)"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     run = subprocess.run([sys.executable, "-m", "training", "finetune", "--workdir", str(tmp_path / "run"),
                           *[arg for item in sets for arg in ("--set", item)]], cwd=ROOT, capture_output=True,
@@ -354,5 +355,11 @@ def test_the_one_command_on_a_timm_checkpoint(tmp_path, folder):
     paths = sorted((folder / "test").glob("*/*.png"))
     pixels = np.stack([np.asarray(Image.open(p).convert("RGB"), "float32") for p in paths])
     labels = np.array([sorted(CLASSES.values()).index(p.parent.name) for p in paths])
-    accuracy = float(np.mean(exported.predict(pixels, verbose=0).argmax(-1) == labels))
+    probabilities = exported.predict(pixels, verbose=0)
+    accuracy = float(np.mean(probabilities.argmax(-1) == labels))
     assert summary["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    from keras_resnets.export.formats import LiteRTRunner
+
+    litert = LiteRTRunner(Path(summary["export_dir"]) / "model_float32.tflite")(pixels)
+    np.testing.assert_array_equal(litert.argmax(-1), probabilities.argmax(-1))
+    np.testing.assert_allclose(litert, probabilities, atol=1e-4)

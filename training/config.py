@@ -325,6 +325,9 @@ SCHEMA = {
     "data.test_path": Rule(str, optional=True),
     "data.validate_images": Rule(str, choices=("full", "header"), optional=True),
     "data.keep_empty_classes": _FLAG,
+    # Label indices to keep (training.data checks them against the dataset) and a few-shot training split.
+    "data.classes": Rule(list, items=_int(0), optional=True),
+    "data.train_per_class": _int(1, optional=True),
     "epochs": _int(1),
     "batch_size": _int(1),
     "steps_per_epoch": _int(1, optional=True),

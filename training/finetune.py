@@ -2,7 +2,8 @@
 
 - `build_pretrained`: the recipe's model for the data's classes, with `model.weights` loaded into everything but
   the classifier (`predictions`, always new): a `.keras` file layer by layer by name (`load_keras_by_name`), a
-  timm / torchvision checkpoint with `keras_resnets.conversion.load_state_dict(include_classifier=False)`, and
+  timm / torchvision checkpoint with `keras_resnets.conversion.load_pretrained(include_top=False)` (the stem
+  convolution adapted to the data's channels, timm's rule), and
   anything else (a hub tag such as "timm/resnet50.a1_in1k") passed to the model factory's `weights=`.
 - `phases`: the run's epochs split into phase 1, "head" (`finetune.head_epochs`: only the classifier trains;
   every other layer has `trainable=False`, which in Keras 3 also runs its BatchNormalization in inference mode,
@@ -85,9 +86,9 @@ def build_pretrained(config, input_shape, num_classes, build):
         if kind == "keras":
             load_keras_by_name(model, weights)
         else:
-            from keras_resnets.conversion import load_state_dict
+            from keras_resnets.conversion import load_pretrained
 
-            load_state_dict(model, weights, include_classifier=False)
+            load_pretrained(model, weights, include_top=False)
     except (ValueError, OSError, RuntimeError) as err:
         raise ConfigError(f"model.weights={weights!r} cannot be loaded into {config.model.name!r} for "
                           f"{num_classes} classes at input shape {tuple(input_shape)}: {err}") from err

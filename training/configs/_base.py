@@ -67,7 +67,7 @@ def data_config(name, **overrides) -> Config:
     """Every data key (training/data/__init__.py documents them) with its default, then `overrides`."""
     config = Config(name=name, data_dir=None, download=False, validation_split=None, validation_seed=0,
                     synthetic=None, image_size=None, eval_image_size=None, crop_fraction=None,
-                    keep_empty_classes=False)
+                    keep_empty_classes=False, classes=None, train_per_class=None)
     for key, value in overrides.items():
         config[key] = value
     return config

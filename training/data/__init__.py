@@ -42,6 +42,11 @@ A plain dict (or `training.config.Config`); unknown keys raise `ValueError`.
   logged warning and are not counted.
 - `crop_fraction` (float in (0, 1], default 0.875): the central fraction kept by evaluation pipelines of
   variable-size images (folders, imagenette, imagenet2012); "ResNet strikes back" evaluates at 0.95.
+- `classes` (list of distinct label indices, in-memory sets only): keep those classes only, relabelled 0..k-1 in
+  the order given (class names follow), in every split; the validation split is held out first, so it is the
+  full dataset's validation images of those classes. `train_per_class` (int, in-memory sets only): the training
+  split keeps that many images of each class, chosen by `validation_seed` (few-shot runs; the transfer
+  experiment of `python -m training transfer_fashion_mnist_finetune`).
 - `image_size`, `eval_image_size`: accepted and stored for the trainer, which passes them to `make_pipeline`.
 
 ## Where data is looked for (local data first; the first complete match wins)

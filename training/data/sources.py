@@ -22,7 +22,7 @@ DATASET_NAMES = ("fashion_mnist", "mnist", "cifar10", "cifar100", "imagenette", 
                  "synthetic")
 DATA_CONFIG_KEYS = ("name", "data_dir", "download", "validation_split", "validation_seed", "synthetic", "path",
                     "test_path", "validate_images", "crop_fraction", "image_size", "eval_image_size",
-                    "keep_empty_classes")
+                    "keep_empty_classes", "classes", "train_per_class")
 SYNTHETIC_KEYS = ("num_examples", "image_shape", "num_classes", "seed")
 
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -68,6 +68,8 @@ class _Request:
     validation_split: int | float | None
     validation_seed: int
     crop_fraction: float
+    classes: tuple | None = None
+    train_per_class: int | None = None
 
 
 def load_splits(data_config: dict) -> tuple[dict, DatasetInfo]:
@@ -102,6 +104,8 @@ def load_splits(data_config: dict) -> tuple[dict, DatasetInfo]:
         else:
             arrays, info = _load_known(request)
         splits = arrays if isinstance(arrays.get("train"), EncodedImages) else _hold_out(arrays, request)
+    if request.classes is not None or request.train_per_class is not None:
+        splits = _subset(splits, info, request)
     info.crop_fraction = request.crop_fraction
     info.num_examples = {split: _num_examples(splits.get(split)) for split in ("train", "validation", "test")}
     splits.setdefault("validation", None)
@@ -131,9 +135,23 @@ def _check_data_config(data_config):
             raise ValueError(f"data_config[{key!r}] is only used with name='folder'. Received name={name!r}.")
     if data_config.get("synthetic") is not None and base != "synthetic":
         raise ValueError(f"data_config['synthetic'] is only used with name='synthetic'. Received name={name!r}.")
+    classes = data_config.get("classes")
+    if classes is not None:
+        if (isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__")
+                or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in classes)
+                or len(set(classes)) != len(classes) or len(classes) < 2):
+            raise ValueError("data_config['classes'] must be a list of at least 2 distinct class indices >= 0 "
+                             f"(the dataset's labels to keep, in their new order). Received: {classes!r}")
+        classes = tuple(classes)
+    per_class = data_config.get("train_per_class")
+    if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1):
+        raise ValueError(f"data_config['train_per_class'] must be an integer >= 1 or None. Received: {per_class!r}")
+    if (classes is not None or per_class is not None) and base in ("folder", "imagenette", "imagenet2012"):
+        raise ValueError("data_config['classes'] and ['train_per_class'] apply to in-memory datasets "
+                         f"(fashion_mnist, mnist, cifar10, cifar100, synthetic). Received name={name!r}.")
     return _Request(name=name, base=base, data_dir=None if data_dir is None else os.path.expanduser(str(data_dir)),
                     download=download, validation_split=validation_split, validation_seed=seed,
-                    crop_fraction=crop_fraction)
+                    crop_fraction=crop_fraction, classes=classes, train_per_class=per_class)
 
 
 def _check_validation_split(value):
@@ -165,6 +183,39 @@ def _hold_out(arrays, request):
     if request.validation_split:
         splits["train"], splits["validation"] = _stratified_split(*arrays["train"], request.validation_split,
                                                                   request.validation_seed)
+    return splits
+
+
+def _subset(splits, info, request):
+    """The splits restricted to `request.classes` (relabelled 0..k-1 in that order; every split) and the training
+    split to `request.train_per_class` images per class (chosen by `validation_seed`, original order kept);
+    `info`'s classes are updated to match. The validation split is held out before either, so it is the same
+    images as the full dataset's, restricted to the kept classes."""
+    classes = request.classes
+    if classes is not None:
+        if max(classes) >= info.num_classes:
+            raise ValueError(f"data_config['classes'] must lie in [0, {info.num_classes}) for {request.name!r}. "
+                             f"Received: {list(classes)!r}")
+        lookup = np.full(info.num_classes, -1, np.int64)
+        lookup[list(classes)] = np.arange(len(classes))
+        for split, arrays in splits.items():
+            if arrays is not None:
+                images, labels = arrays
+                keep = lookup[labels] >= 0
+                splits[split] = (images[keep], lookup[labels[keep]])
+        info.class_names = [info.class_names[c] for c in classes]
+        info.num_classes = len(classes)
+    if request.train_per_class is not None:
+        images, labels = splits["train"]
+        rng = np.random.default_rng(request.validation_seed)
+        mask = np.zeros(len(labels), bool)
+        for cls in range(info.num_classes):
+            members = np.flatnonzero(labels == cls)
+            if len(members) < request.train_per_class:
+                raise ValueError(f"data_config['train_per_class']={request.train_per_class} but class {cls} "
+                                 f"({info.class_names[cls]!r}) has {len(members)} training images.")
+            mask[rng.permutation(members)[:request.train_per_class]] = True
+        splits["train"] = (images[mask], labels[mask])
     return splits
 
 
