@@ -11,13 +11,27 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_resnets  # noqa: E402
+from keras_resnets.conversion import TIMM_VARIANTS  # noqa: E402
+from keras_resnets.pretrained import PRETRAINED  # noqa: E402
+
+
+def timm_tag_counts():
+    """`{registry name: number of timm tags that load into it as registered}` (tags of architectures that need
+    config fields set, e.g. timm's resnet18d, are not counted: docs/pretrained.md lists them)."""
+    counts = {}
+    for tag in PRETRAINED:
+        name, fields = TIMM_VARIANTS.get(tag.split(".", 1)[0], (None, None))
+        if name is not None and not fields:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def main():
     print(
-        "| registry name | factory | family | input | preprocessing | params (total) | trainable | ImageNet weights |"
+        "| registry name | factory | family | input | preprocessing | params (total) | trainable | pretrained weights |"
     )
     print("|---|---|---|---|---|---:|---:|---|")
+    tags = timm_tag_counts()
     for name in keras_resnets.list_models():
         spec = keras_resnets.get_model_spec(name)
         with keras.StatelessScope(initialize_variables=False):
@@ -26,7 +40,8 @@ def main():
             trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
         keras.utils.clear_session()
         size = f"{spec.default_size} (min {spec.min_size})"
-        weights = "keras.applications" if spec.imagenet_weights else ""
+        weights = ", ".join(([f"`imagenet` ({'keras.applications'})"] if spec.imagenet_weights else [])
+                            + ([f"{tags[name]} timm tag{'s' if tags[name] > 1 else ''}"] if name in tags else []))
         print(
             f"| `{name}` | `{spec.factory}` | {spec.family} | {size} | {spec.preprocessing} | {total:,} | {trainable:,} | {weights} |"
         )

@@ -204,6 +204,44 @@ def test_phase_schedule_runs_the_recipe_schedule_per_phase():
     assert finetune.describe(plain, 10) == []
 
 
+def test_layer_decay_scales_go_down_one_factor_per_stage(source):
+    model = source[0]
+    scales = finetune.layer_decay_scales(model, 0.5)
+    assert "predictions" not in scales and "preprocessing" not in scales  # the classifier keeps the run's rate
+    assert scales["conv5_block1_1_conv"] == scales["post_bn" if "post_bn" in scales else "conv5_block1_2_bn"] == 0.5
+    assert scales["conv4_block1_1_conv"] == 0.25 and scales["conv2_block1_1_bn"] == 0.5 ** 4
+    assert scales["conv1_conv"] == scales["conv1_bn"] == 0.5 ** 5
+    assert finetune.layer_decay_scales(model, None) is None and finetune.layer_decay_scales(model, 1.0) is None
+
+
+def test_layer_scaled_sgd_is_sgd_at_a_learning_rate_per_layer():
+    """Two steps of Nesterov SGD with momentum: a variable whose gradient is scaled by 0.25 moves exactly as under
+    SGD at a quarter of the learning rate; another keeps the full rate. It saves and loads by name."""
+    from training.recipe_parts import LayerScaledSGD
+
+    rng = np.random.default_rng(0)
+    start = {name: rng.normal(size=(3, 2)).astype("float32") for name in ("low", "high")}
+    grads = [[rng.normal(size=(3, 2)).astype("float32") for _ in range(2)] for _ in range(2)]
+
+    def run(make, names):
+        variables = [keras.Variable(start[name], name=name) for name in names]
+        optimizers = make()
+        for step in range(2):
+            for optimizer, subset in optimizers:
+                optimizer.apply([grads[step][i] for i in subset], [variables[i] for i in subset])
+        return [keras.ops.convert_to_numpy(v) for v in variables]
+
+    kwargs = dict(momentum=0.9, nesterov=True)
+    scaled = run(lambda: [(LayerScaledSGD(0.1, scales={"low": 0.25}, **kwargs), [0, 1])], ["low", "high"])
+    reference = run(lambda: [(keras.optimizers.SGD(0.025, **kwargs), [0]), (keras.optimizers.SGD(0.1, **kwargs), [1])],
+                    ["low", "high"])
+    for ours, theirs in zip(scaled, reference):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    config = LayerScaledSGD(0.1, scales={"low": 0.25}, **kwargs).get_config()
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(LayerScaledSGD.from_config(config)))
+    assert isinstance(again, LayerScaledSGD) and again.scales == {"low": 0.25} and again.nesterov
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Whole runs
 
@@ -292,6 +330,9 @@ def test_resume_across_the_phase_boundary_gives_the_uninterrupted_result(tmp_pat
     (["finetune.unfreeze=0"], r"finetune.unfreeze must be 'all' or a positive integer .* Received: 0"),
     (["finetune.learning_rate=0.0"], r"finetune.learning_rate must be a number > 0 or None. Received: 0.0"),
     (["model.weights=None"], r"set model.weights .* Received: model.weights=None, finetune.head_epochs=1"),
+    (["finetune.layer_decay=0.0"], r"finetune.layer_decay must be a number in \(0, 1\] or None"),
+    (["finetune.layer_decay=0.7", "optimizer.name='adamw'"], r"finetune.layer_decay needs optimizer.name='sgd'.*"
+                                                             r"Received: finetune.layer_decay=0.7 with optimizer.name='adamw'"),
     (["model.weights='missing.safetensors'"], r"model.weights file does not exist. Received: "
                                               r"model.weights='missing.safetensors'"),
     (["model.weights='model.weights.h5'"], r"\.weights\.h5 / \.h5 file holds weights for one architecture"),
@@ -324,7 +365,7 @@ def test_unfreeze_takes_a_count_or_all_from_the_command_line(tmp_path, source):
 
 def test_the_one_command_on_a_timm_checkpoint(tmp_path, folder):
     """The README's command, on a .safetensors written by timm (resnet18 with one block per stage), with only the
-    last stage unfrozen: the run ends with an exported model that classifies the test images as summary.json says,
+    last stage unfrozen and layer-wise learning-rate decay: the run ends with an exported model that classifies the test images as summary.json says,
     and its LiteRT file classifies the folder's PNG files as the Keras model does."""
     from tests.test_conversion import _import_timm, _save
 
@@ -336,13 +377,14 @@ def test_the_one_command_on_a_timm_checkpoint(tmp_path, folder):
     sets = [f"data.path={folder / 'train'}", "model.name=resnet18", f"model.weights={checkpoint}",
             "model.kwargs.stage_depths=(1,1,1,1)", f"data.test_path={folder / 'test'}", "data.validation_split=6",
             f"data.image_size={SIZE}", f"data.eval_image_size={SIZE}", "epochs=2", "finetune.head_epochs=1",
-            "finetune.unfreeze=1", "steps_per_epoch=2", "batch_size=8", "precision=float32", "wandb.mode=disabled",
+            "finetune.unfreeze=1", "finetune.layer_decay=0.7", "steps_per_epoch=2", "batch_size=8", "precision=float32", "wandb.mode=disabled",
             f"export_dir={tmp_path / 'exports'}", "export_formats=('float32',)"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     run = subprocess.run([sys.executable, "-m", "training", "finetune", "--workdir", str(tmp_path / "run"),
                           *[arg for item in sets for arg in ("--set", item)]], cwd=ROOT, capture_output=True,
                          text=True, timeout=600, env=dict(env, TF_CPP_MIN_LOG_LEVEL="3"))
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert "layer-wise learning-rate decay 0.7" in run.stdout
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     exported = keras.models.load_model(Path(summary["export_dir"]) / "model.keras")
     # Only the last stage and the head trained: the stem is timm's.

@@ -346,6 +346,7 @@ SCHEMA = {
     "finetune.head_epochs": _int(0),
     "finetune.unfreeze": _AllOrCount(),
     "finetune.learning_rate": _number(0, low_open=True, optional=True),
+    "finetune.layer_decay": _number(0, 1, low_open=True, optional=True),
     "loss.name": Rule(str, choices=("categorical_crossentropy", "binary_crossentropy")),
     "loss.label_smoothing": _number(0, 1, high_open=True),
     "loss.bce_target_threshold": _number(0, 1, high_open=True, optional=True),
@@ -462,6 +463,12 @@ def check_finetune(config, *, run=False):
             "optimizer is built over every variable so that a backup resumes in either phase. Use "
             "KERAS_BACKEND=tensorflow, or finetune.head_epochs=0 and finetune.unfreeze='all' (every layer trains). "
             f"Received: finetune.head_epochs={head_epochs!r}, finetune.unfreeze={unfreeze!r} on JAX")
+    optimizer = (config.get("optimizer") or {}).get("name")
+    if finetune.get("layer_decay") is not None and optimizer != "sgd":
+        raise ConfigError(
+            "finetune.layer_decay needs optimizer.name='sgd': per-layer rates are gradient scales, which SGD's update "
+            "(linear in the gradient) turns into exact per-layer learning rates and Adam, AdamW and LAMB normalise "
+            f"away. Received: finetune.layer_decay={finetune['layer_decay']!r} with optimizer.name={optimizer!r}")
     epochs = config.get("epochs")
     if isinstance(head_epochs, int) and isinstance(epochs, int) and head_epochs > epochs:
         raise ConfigError(f"finetune.head_epochs must be at most epochs ({epochs}): the head phase is the first "

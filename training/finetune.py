@@ -25,10 +25,12 @@ is the stem and k = 2, 3, ... are the stages in order, in every family. A layer 
 to the stage of the layer before it in the model's (topological) layer order: the final `post_bn` / `bn` of
 pre-activation ResNets and DenseNets to the last stage, the preprocessing layer to the stem.
 
-Layer-wise learning-rate decay is not offered: a Keras 3 optimizer has one learning rate for all its variables,
-and scaling gradients instead is exact for SGD only (Adam and LAMB normalise it away, and decoupled weight decay
-does not see it); per-variable rates would need an optimizer subclass overriding `update_step` and the weight
-decay, registered for serialization.
+Layer-wise learning-rate decay (`finetune.layer_decay`, `layer_decay_scales`): the classifier at the run's
+rate, the last stage at `decay` times it, the one before at `decay`^2, ..., the stem at `decay`^(stages + 1)
+(BEiT's rule, by stage as timm's coarse ResNet groups). A Keras 3 optimizer has one learning rate for all its
+variables, so the rates are gradient scales (`training.recipe_parts.LayerScaledSGD`): exact for SGD, with
+momentum and Nesterov, whose update is linear in the gradient; Adam, AdamW and LAMB normalise a scale away, so
+`training.config.check_finetune` allows it with SGD only. Decoupled weight decay is not scaled.
 """
 
 import os
@@ -179,6 +181,18 @@ def trainable_layers(model, phase, unfreeze="all"):
     return {CLASSIFIER} | {name for name, stage in stages.items() if stage >= first}
 
 
+def layer_decay_scales(model, decay):
+    """`{layer name: learning-rate scale}` for layer-wise learning-rate decay (module docstring): `decay` to the
+    power of how many stages a layer is from the classifier, for every layer with weights but the classifier;
+    None (no decay) where `decay` is None or 1."""
+    if decay is None or decay == 1:
+        return None
+    stages = layer_stages(model)
+    last = max(stages.values())
+    return {layer.name: float(decay) ** (last - stages[layer.name] + 1) for layer in model.layers
+            if layer.name in stages and layer.weights}
+
+
 def phases(config):
     """The run's phases: `[(phase, first epoch, end epoch)]`, "head" for `finetune.head_epochs` epochs, then
     "train" for the rest; a phase of no epochs is left out."""
@@ -196,6 +210,9 @@ def describe(config, steps_per_epoch):
         lines.append(f"weights: {weights} in all but a new classifier ({weights_kind(weights)} loader)")
     rate = finetune.get("learning_rate") or config.optimizer.learning_rate
     unfreeze = finetune.get("unfreeze", "all")
+    if finetune.get("layer_decay") is not None:
+        lines.append(f"layer-wise learning-rate decay {finetune['layer_decay']}: each stage below the classifier "
+                     "trains at that factor of the rate of the stage above it")
     what = {"head": "the classifier alone, the rest frozen (BatchNorm in inference mode)",
             "train": "every layer" if unfreeze == "all" else f"the classifier and the last {unfreeze} stage(s)"}
     for phase, first, end in phases(config):

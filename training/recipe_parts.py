@@ -45,14 +45,45 @@ def make_schedule(schedule, *, learning_rate: float, epochs: int, steps_per_epoc
     raise ValueError(f"schedule.name must be one of ('step', 'cosine', 'constant'). Received: {name!r}")
 
 
-def make_optimizer(optimizer, learning_rate):
-    """SGD (momentum, Nesterov), LAMB or AdamW with decoupled weight decay, BN and biases exempt."""
+@keras.saving.register_keras_serializable(package="keras_resnets_training")
+class LayerScaledSGD(keras.optimizers.SGD):
+    """Keras' SGD with each variable's gradient multiplied by its layer's scale: for SGD (with momentum and
+    Nesterov too: the update is linear in the gradient) exactly a learning rate per layer, as layer-wise
+    learning-rate decay needs (`finetune.layer_decay`; `training.finetune.layer_decay_scales`). Decoupled weight
+    decay is not scaled (it is multiplied by the optimizer's learning rate, as Keras does).
+
+    Args:
+        scales: dict, `{top-level layer name: scale}`; a variable of a layer not named keeps its gradient.
+        *args, **kwargs: `keras.optimizers.SGD`'s.
+    """
+
+    def __init__(self, *args, scales=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scales = {str(name): float(scale) for name, scale in (scales or {}).items()}
+
+    def apply(self, grads, trainable_variables=None):
+        variables = self._trainable_variables if trainable_variables is None else trainable_variables
+        scaled = []
+        for grad, variable in zip(grads, variables):
+            scale = self.scales.get(variable.path.split("/", 1)[0], 1.0)
+            scaled.append(grad if grad is None or scale == 1.0 else grad * keras.ops.cast(scale, grad.dtype))
+        return super().apply(scaled, trainable_variables)
+
+    def get_config(self):
+        return {**super().get_config(), "scales": dict(self.scales)}
+
+
+def make_optimizer(optimizer, learning_rate, scales=None):
+    """SGD (momentum, Nesterov), LAMB or AdamW with decoupled weight decay, BN and biases exempt; with `scales`
+    (`{layer name: gradient scale}`, layer-wise learning-rate decay) SGD only (`LayerScaledSGD`)."""
     name = optimizer.name
     decay = optimizer.weight_decay or None
+    if scales and name != "sgd":
+        raise ValueError(f"Per-layer learning rates need optimizer.name='sgd'. Received: {name!r}")
     if name == "sgd":
-        opt = keras.optimizers.SGD(
-            learning_rate, momentum=optimizer.momentum, nesterov=optimizer.nesterov, weight_decay=decay
-        )
+        opt = (LayerScaledSGD if scales else keras.optimizers.SGD)(
+            learning_rate, momentum=optimizer.momentum, nesterov=optimizer.nesterov, weight_decay=decay,
+            **({"scales": scales} if scales else {}))
     elif name == "lamb":
         opt = keras.optimizers.Lamb(learning_rate, weight_decay=decay)
     elif name == "adamw":

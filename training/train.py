@@ -303,7 +303,8 @@ def _build_and_compile(config, data, scope):
             model = distribute.synchronize_batch_norm(model)
         # The recipe's schedule; per fine-tuning phase when there are two (`training.finetune`).
         schedule = finetune.make_run_schedule(config, data.steps_per_epoch, make_schedule)
-        _compile(model, config, make_optimizer(config.optimizer, schedule))
+        scales = finetune.layer_decay_scales(model, (config.get("finetune") or {}).get("layer_decay"))
+        _compile(model, config, make_optimizer(config.optimizer, schedule, scales))
         # Built over every variable, before a fine-tuning phase freezes any: a backup fits either phase.
         model.optimizer.build(model.trainable_variables)
         tta_model = flip_tta_evaluator(model, config.jit_compile) if config.get("eval_flip_tta") else None

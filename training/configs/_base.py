@@ -25,7 +25,9 @@ Keys:
     finetune: head_epochs (phase 1: that many epochs train the new classifier alone on the frozen backbone,
         BatchNorm in inference mode, at optimizer.learning_rate; 0 = no such phase), unfreeze ("all" or N: what
         phase 2, the remaining epochs, trains besides the classifier: every layer or the last N stages),
-        learning_rate (phase 2's peak rate; None = optimizer.learning_rate). Each phase runs the `schedule`
+        learning_rate (phase 2's peak rate; None = optimizer.learning_rate), layer_decay (None, or a factor in
+        (0, 1]: layer-wise learning-rate decay, each stage below the classifier at that factor of the rate of
+        the one above; SGD only; training/finetune.py says why). Each phase runs the `schedule`
         over its own epochs (warm-up included). All off by default: head_epochs=0, unfreeze="all" and
         learning_rate=None train as before. The `finetune` recipe turns them on. A phase that freezes layers
         (head_epochs > 0, unfreeze=N) needs the TensorFlow backend (training/finetune.py says why).
@@ -100,7 +102,7 @@ def base_config() -> Config:
             no_decay=["bias", "gamma", "beta"],
         ),
         schedule=dict(name="step", decay_epochs=[], decay_factor=0.1, warmup_epochs=0.0, warmup_learning_rate=0.0),
-        finetune=dict(head_epochs=0, unfreeze="all", learning_rate=None),
+        finetune=dict(head_epochs=0, unfreeze="all", learning_rate=None, layer_decay=None),
         loss=dict(name="categorical_crossentropy", label_smoothing=0.0, bce_target_threshold=None),
         precision="float32",
         strategy="auto",

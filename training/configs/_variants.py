@@ -138,7 +138,7 @@ def transfer_fashion_mnist(role):
     config.export_formats = []
     if role == "finetune":
         config.model.weights = TRANSFER_PRETRAINED
-        config.finetune = Config(head_epochs=5, unfreeze="all", learning_rate=0.01)
+        config.finetune = Config(head_epochs=5, unfreeze="all", learning_rate=0.01, layer_decay=None)
     return config
 
 

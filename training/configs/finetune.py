@@ -31,7 +31,7 @@ def get_config():
     config.optimizer.nesterov = True
     config.schedule = Config(name="cosine", decay_epochs=[], decay_factor=0.1, warmup_epochs=1.0,
                              warmup_learning_rate=0.0)
-    config.finetune = Config(head_epochs=2, unfreeze="all", learning_rate=0.001)
+    config.finetune = Config(head_epochs=2, unfreeze="all", learning_rate=0.001, layer_decay=None)
     config.loss.label_smoothing = 0.1
     config.precision = "auto"
     # Without model.weights nothing is pretrained to freeze: the smoke run trains every layer.
