@@ -186,8 +186,11 @@ preprocessing; default input {size}x{size}, minimum {min_size}x{min_size}.
 
 Args ({how}):
     include_top: bool, whether to include the global-average-pool + dense classifier.
-    weights: None (random init), {weights_doc}or the path to a `.keras` / `.weights.h5` / `.h5` file.
-        Default: {weights_default!r}.
+    weights: None (random init), {weights_doc}a timm tag or Hugging Face hub id where one fits this
+        architecture ("timm/resnet50.a1_in1k"; `keras_resnets.list_pretrained(source="timm")`: everything but
+        a classifier of another size loads, and the stem adapts to other channel counts), a timm /
+        torchvision `.safetensors` / `.pth` checkpoint, or the path to a `.keras` / `.weights.h5` / `.h5`
+        file. Default: {weights_default!r}.
     input_tensor: optional Keras tensor to use as the image input.
     input_shape: optional tuple, `(height, width, channels)`; any size >= {min_size} and any channel
         count work without ImageNet weights.
