@@ -130,6 +130,24 @@ def test_pretrained_weights_load_into_all_but_a_new_head(source, kind):
     assert finetune.preprocessing_mode(built) == keras_resnets.preprocessing_mode("resnet18") is not None
 
 
+def test_a_preset_folder_loads_into_all_but_a_new_head(source, tmp_path):
+    model = source[0]
+    keras_resnets.save_preset(model, tmp_path / "preset", model_kwargs=TINY)
+    config = _config(Path("/unused"), Path("/unused"), str(tmp_path / "preset"))
+    assert finetune.weights_kind(config.model.weights) == "preset"
+    built = finetune.build_pretrained(config, (SIZE, SIZE, 3), 3, build_model)
+    theirs, ours = _by_path(model, skip=("predictions",)), _by_path(built, skip=("predictions",))
+    assert theirs.keys() == ours.keys()
+    for key in ours:
+        np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+    # A folder that is not a preset is refused before any work, saying what it lacks.
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(ConfigError, match=r"model.weights is a folder but not a keras_resnets preset: .* lacks "
+                                          r"config.json"):
+        train_and_evaluate(_config(tmp_path, tmp_path, str(tmp_path / "photos")), tmp_path / "run", log=_quiet)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_keras_file_of_another_architecture_is_refused_listing_the_leftovers(tmp_path):
     other = _pretrained(stage_depths=(1, 1, 2, 1))
     other.save(tmp_path / "other.keras")

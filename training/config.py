@@ -451,6 +451,14 @@ def check_finetune(config, *, run=False):
                 f"(save the model as .keras instead). Received: model.weights={weights!r}")
         if weights.endswith((".keras", *TORCH_WEIGHT_SUFFIXES)) and not os.path.isfile(weights):
             raise ConfigError(f"model.weights file does not exist. Received: model.weights={weights!r}")
+        if os.path.isdir(weights):
+            from keras_resnets.presets import preset_folder
+
+            try:
+                preset_folder(weights)
+            except ValueError as err:
+                raise ConfigError(f"model.weights is a folder but not a keras_resnets preset: {err} Received: "
+                                  f"model.weights={weights!r}") from err
     if run and weights is None and (head_epochs or unfreeze != "all"):
         raise ConfigError(
             "finetune.head_epochs and finetune.unfreeze freeze a pretrained backbone: set model.weights (a .keras "

@@ -1,7 +1,8 @@
 """Fine-tuning: a pretrained backbone under a new head, trained in two phases (`model.weights`, `finetune.*`).
 
 - `build_pretrained`: the recipe's model for the data's classes, with `model.weights` loaded into everything but
-  the classifier (`predictions`, always new): a `.keras` file layer by layer by name (`load_keras_by_name`), a
+  the classifier (`predictions`, always new): a `.keras` file or a preset folder (`keras_resnets.save_preset`)
+  layer by layer by name (`load_keras_by_name`, `load_model_by_name`), a
   timm / torchvision checkpoint with `keras_resnets.conversion.load_pretrained(include_top=False)` (the stem
   convolution adapted to the data's channels, timm's rule), and
   anything else (a hub tag such as "timm/resnet50.a1_in1k") passed to the model factory's `weights=`.
@@ -50,13 +51,16 @@ _BUILT_TRAINABLE = weakref.WeakKeyDictionary()
 
 
 def weights_kind(weights):
-    """How `model.weights` is loaded: "keras" (a `.keras` file), "torch" (a timm / torchvision checkpoint) or
-    "factory" (anything else: passed to the model factory's `weights=`)."""
+    """How `model.weights` is loaded: "keras" (a `.keras` file), "preset" (a local folder: a keras_resnets preset),
+    "torch" (a timm / torchvision checkpoint) or "factory" (anything else: passed to the model factory's
+    `weights=`)."""
     from keras_resnets._weights import TORCH_WEIGHT_SUFFIXES
 
     path = os.fspath(weights)
     if path.endswith(".keras"):
         return "keras"
+    if os.path.isdir(path):
+        return "preset"
     if path.endswith(TORCH_WEIGHT_SUFFIXES):
         return "torch"
     return "factory"
@@ -87,6 +91,10 @@ def build_pretrained(config, input_shape, num_classes, build):
         model = build(config, input_shape, num_classes)
         if kind == "keras":
             load_keras_by_name(model, weights)
+        elif kind == "preset":
+            from keras_resnets.presets import from_preset
+
+            load_model_by_name(model, from_preset(weights), weights)
         else:
             from keras_resnets.conversion import load_pretrained
 
@@ -116,7 +124,13 @@ def load_keras_by_name(model, path):
         ValueError: a variable on one side with none of the same name on the other, or a shape that differs
             (another variant, or another input channel count), listing them; `model` is left as it was.
     """
-    source = keras.saving.load_model(path, compile=False)
+    return load_model_by_name(model, keras.saving.load_model(path, compile=False), path)
+
+
+def load_model_by_name(model, source, where):
+    """Copies the variables of the model `source` (loaded from `where`, named in errors) into `model`, all but
+    the classifier, by variable path, exactly or not at all (`load_keras_by_name`)."""
+    path = where
     ours, theirs = _variables_by_path(model), _variables_by_path(source)
     missing = sorted(set(ours) - set(theirs))
     unexpected = sorted(set(theirs) - set(ours))

@@ -4,8 +4,8 @@ of `_variants.py` fill in with a model and a dataset).
 Keys:
     model.name: registered keras_resnets model name; model.kwargs: overrides passed to create_model.
     model.weights: None (random initialisation), or pretrained weights for everything but the classifier (the
-        model always gets a new head sized to the data's classes): a `.keras` file (loaded layer by layer, by
-        name), a timm / torchvision `.safetensors` / `.pth` / `.pt` checkpoint (`keras_resnets.conversion`), or
+        model always gets a new head sized to the data's classes): a `.keras` file or a preset folder
+        (`keras_resnets.save_preset`; both loaded layer by layer, by name), a timm / torchvision `.safetensors` / `.pth` / `.pt` checkpoint (`keras_resnets.conversion`), or
         anything else the model factories' `weights=` takes (a hub tag such as "timm/resnet50.a1_in1k"), passed
         through to it. training/finetune.py says how.
     data: see training/data/__init__.py (name, data_dir, download, validation_split, validation_seed, ...).
