@@ -169,6 +169,60 @@ def test_eval_flip_tta_logs_a_curve_and_reports_the_exports_flip_tta_accuracy(tm
     assert "test_accuracy_flip_tta" not in plain
 
 
+def test_ema_weights_are_evaluated_each_epoch_and_exported(tmp_path, monkeypatch):
+    """optimizer.ema_momentum: a val_ema_* column beside val_*, and the test split and the export use the averaged
+    weights (written once, after the last fit), not the last step's."""
+    import training.train as train_module
+
+    captured = {}
+    defer = train_module.defer_ema_finalize
+
+    def spy(optimizer, variables):
+        write = defer(optimizer, variables)
+
+        def wrapped():
+            captured["raw"] = {v.path: keras.ops.convert_to_numpy(v).copy() for v in variables}
+            write()
+            captured["ema"] = {v.path: keras.ops.convert_to_numpy(v).copy() for v in variables}
+
+        return wrapped
+
+    monkeypatch.setattr(train_module, "defer_ema_finalize", spy)
+    config = tiny_config(tmp_path, "steps_per_epoch=3", "batch_size=16", "epochs=2", "data.validation_split=16",
+                         "optimizer.ema_momentum=0.5")
+    summary = train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+    with open(tmp_path / "run" / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(row["val_ema_accuracy"] and row["val_accuracy"] for row in rows)
+    exported = keras.models.load_model(Path(summary["export_dir"]) / "model.keras")
+    weights = {v.path: keras.ops.convert_to_numpy(v) for v in exported.trainable_variables}
+    differ = 0
+    for path, ema in captured["ema"].items():
+        np.testing.assert_allclose(weights[path], ema, rtol=1e-6, atol=1e-7, err_msg=path)
+        differ += not np.allclose(ema, captured["raw"][path])
+    assert differ > len(captured["ema"]) // 2  # the averages are not the last step's weights
+    # The last epoch's val_ema_accuracy is the exported (averaged) model's accuracy on the validation split.
+    assert float(rows[-1]["val_ema_accuracy"]) == pytest.approx(summary["validation_accuracy"], abs=1e-6)
+    assert float(rows[-1]["val_accuracy"]) == pytest.approx(summary["validation_accuracy_without_ema"], abs=1e-6)
+    images, labels = _test_split(config)
+    accuracy = np.mean(exported.predict(images, verbose=0).argmax(-1) == labels)
+    assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
+
+
+def test_gradient_clipping_reaches_the_optimizer():
+    from training.config import Config
+    from training.recipe_parts import make_optimizer
+
+    section = load_recipe("fashion_mnist_resnet20").optimizer
+    clipped = make_optimizer(Config({**section, "global_clipnorm": 0.5, "momentum": 0.0, "weight_decay": 0.0}), 1.0)
+    variable = keras.Variable(np.zeros((4,), "float32"))
+    clipped.apply([np.full((4,), 10.0, "float32")], [variable])
+    assert np.linalg.norm(keras.ops.convert_to_numpy(variable)) == pytest.approx(0.5, rel=1e-5)
+    assert make_optimizer(Config({**section, "clipnorm": 2.0}), 0.1).clipnorm == 2.0
+    plain = make_optimizer(section, 0.1)
+    assert plain.clipnorm is None and plain.global_clipnorm is None and not plain.use_ema
+
+
 def test_precision_auto_follows_the_hardware(tmp_path):
     from training.train import cpu_flags, resolve_precision
 
@@ -312,6 +366,12 @@ def test_bad_setups_fail_before_training(tmp_path):
     bad.eval_flip_tta = "yes"  # a recipe file can set any value; --set checks the type already
     with pytest.raises(TrainingError, match="eval_flip_tta must be True or False. Received: 'yes'"):
         train_and_evaluate(bad, tmp_path / "e")
+    for extra, message in ((["optimizer.ema_momentum=1.0"], r"optimizer.ema_momentum must be a number in \(0, 1\)"),
+                           (["optimizer.clipnorm=1.0", "optimizer.global_clipnorm=1.0"], "Set one of"),
+                           (["optimizer.ema_momentum=0.99", "finetune.head_epochs=1"], "cannot be combined")):
+        with pytest.raises(TrainingError, match=message):
+            train_and_evaluate(tiny_config(tmp_path, *extra), tmp_path / "f")
+    assert not (tmp_path / "f").exists()
 
 
 def test_existing_backup_needs_resume(tmp_path):

@@ -199,3 +199,26 @@ class FlipTTAEvaluation(keras.callbacks.Callback):
         if logs is not None:
             logs["val_flip_tta_loss"] = float(loss)
             logs["val_flip_tta_accuracy"] = float(accuracy)
+
+
+class EMAEvaluation(keras.callbacks.Callback):
+    """After every epoch, evaluates the EMA of the weights (`optimizer.ema_momentum`) on `dataset` and logs
+    `val_ema_accuracy` and `val_ema_loss` beside the raw weights' `val_*`: the averages are swapped into the
+    model for the evaluation and swapped back (`keras.callbacks.SwapEMAWeights`). Place it first, as
+    `FlipTTAEvaluation`."""
+
+    def __init__(self, dataset):
+        super().__init__()
+        self.dataset = dataset
+
+    def on_epoch_end(self, epoch, logs=None):
+        swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=False)
+        swap.set_model(self.model)
+        swap.on_test_begin()
+        try:
+            loss, accuracy = self.model.evaluate(self.dataset, verbose=0)
+        finally:
+            swap.on_test_end()
+        if logs is not None:
+            logs["val_ema_loss"] = float(loss)
+            logs["val_ema_accuracy"] = float(accuracy)

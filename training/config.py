@@ -338,6 +338,10 @@ SCHEMA = {
     "optimizer.nesterov": _FLAG,
     "optimizer.weight_decay": _number(0),
     "optimizer.no_decay": Rule(list, items=_TEXT),
+    # An EMA of the weights (Keras' use_ema) and gradient clipping: training.recipe_parts.
+    "optimizer.ema_momentum": _number(0, 1, low_open=True, high_open=True, optional=True),
+    "optimizer.clipnorm": _number(0, low_open=True, optional=True),
+    "optimizer.global_clipnorm": _number(0, low_open=True, optional=True),
     "schedule.name": Rule(str, choices=("step", "cosine", "constant")),
     "schedule.decay_epochs": Rule(list, items=_number(0)),
     "schedule.decay_factor": _number(0, 1, low_open=True),
@@ -471,7 +475,19 @@ def check_finetune(config, *, run=False):
             "optimizer is built over every variable so that a backup resumes in either phase. Use "
             "KERAS_BACKEND=tensorflow, or finetune.head_epochs=0 and finetune.unfreeze='all' (every layer trains). "
             f"Received: finetune.head_epochs={head_epochs!r}, finetune.unfreeze={unfreeze!r} on JAX")
-    optimizer = (config.get("optimizer") or {}).get("name")
+    optimizer_section = config.get("optimizer") or {}
+    if optimizer_section.get("ema_momentum") is not None and (head_epochs or unfreeze != "all"):
+        raise ConfigError(
+            "optimizer.ema_momentum (an EMA of the weights) cannot be combined with fine-tuning phases that freeze "
+            "layers: Keras averages and swaps the model's trainable variables, which a frozen phase changes. Use "
+            f"finetune.head_epochs=0 and finetune.unfreeze='all'. Received: optimizer.ema_momentum="
+            f"{optimizer_section['ema_momentum']!r}, finetune.head_epochs={head_epochs!r}, "
+            f"finetune.unfreeze={unfreeze!r}")
+    if optimizer_section.get("clipnorm") is not None and optimizer_section.get("global_clipnorm") is not None:
+        raise ConfigError("Set one of optimizer.clipnorm and optimizer.global_clipnorm, not both. Received: "
+                          f"clipnorm={optimizer_section['clipnorm']!r}, "
+                          f"global_clipnorm={optimizer_section['global_clipnorm']!r}")
+    optimizer = optimizer_section.get("name")
     if finetune.get("layer_decay") is not None and optimizer != "sgd":
         raise ConfigError(
             "finetune.layer_decay needs optimizer.name='sgd': per-layer rates are gradient scales, which SGD's update "

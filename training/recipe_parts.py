@@ -73,21 +73,36 @@ class LayerScaledSGD(keras.optimizers.SGD):
         return {**super().get_config(), "scales": dict(self.scales)}
 
 
+def optimizer_options(optimizer):
+    """The Keras optimizer arguments every optimizer takes, from the recipe's `optimizer` section: the EMA of the
+    weights (`ema_momentum`: None = off) and gradient clipping (`clipnorm` per variable, or `global_clipnorm` over
+    all of them)."""
+    ema = optimizer.get("ema_momentum")
+    return {
+        **({"use_ema": True, "ema_momentum": float(ema)} if ema is not None else {}),
+        **({"clipnorm": float(optimizer.clipnorm)} if optimizer.get("clipnorm") is not None else {}),
+        **({"global_clipnorm": float(optimizer.global_clipnorm)} if optimizer.get("global_clipnorm") is not None
+           else {}),
+    }
+
+
 def make_optimizer(optimizer, learning_rate, scales=None):
     """SGD (momentum, Nesterov), LAMB or AdamW with decoupled weight decay, BN and biases exempt; with `scales`
-    (`{layer name: gradient scale}`, layer-wise learning-rate decay) SGD only (`LayerScaledSGD`)."""
+    (`{layer name: gradient scale}`, layer-wise learning-rate decay) SGD only (`LayerScaledSGD`); EMA and clipping
+    as `optimizer_options` says."""
     name = optimizer.name
     decay = optimizer.weight_decay or None
+    options = optimizer_options(optimizer)
     if scales and name != "sgd":
         raise ValueError(f"Per-layer learning rates need optimizer.name='sgd'. Received: {name!r}")
     if name == "sgd":
         opt = (LayerScaledSGD if scales else keras.optimizers.SGD)(
             learning_rate, momentum=optimizer.momentum, nesterov=optimizer.nesterov, weight_decay=decay,
-            **({"scales": scales} if scales else {}))
+            **({"scales": scales} if scales else {}), **options)
     elif name == "lamb":
-        opt = keras.optimizers.Lamb(learning_rate, weight_decay=decay)
+        opt = keras.optimizers.Lamb(learning_rate, weight_decay=decay, **options)
     elif name == "adamw":
-        opt = keras.optimizers.AdamW(learning_rate, weight_decay=optimizer.weight_decay)
+        opt = keras.optimizers.AdamW(learning_rate, weight_decay=optimizer.weight_decay, **options)
     else:
         raise ValueError(f"optimizer.name must be one of ('sgd', 'lamb', 'adamw'). Received: {name!r}")
     if decay and optimizer.no_decay:
@@ -95,6 +110,25 @@ def make_optimizer(optimizer, learning_rate, scales=None):
         # whose names contain these substrings (Keras BN variables are gamma/beta, conv/dense bias).
         opt.exclude_from_weight_decay(var_names=list(optimizer.no_decay))
     return opt
+
+
+def defer_ema_finalize(optimizer, variables):
+    """Stops Keras from writing the EMA weights into the model at the end of each `fit` call, and returns the
+    function that writes them once, after the run's last one.
+
+    Keras' end-of-fit hook (`finalize_variable_values`) replaces the trainable variables by their averages; a run
+    calls `fit` more than once (the rest of an interrupted epoch on resume, then the remaining epochs), and each
+    call would restart training from the averages. `variables` are the ones the optimizer was built with.
+    """
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under a LossScaleOptimizer
+    finalize = optimizer.finalize_variable_values
+    optimizer.finalize_variable_values = lambda var_list: None  # this instance only; its config is unchanged
+    variables = list(variables)
+
+    def write_averages():
+        finalize(variables)
+
+    return write_averages
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets_training")

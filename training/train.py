@@ -20,6 +20,7 @@ import os
 import sys
 import time
 import uuid
+import weakref
 
 import keras
 
@@ -28,10 +29,11 @@ from keras_resnets.export import ExportError, export_keras, export_model, non_fi
 from training import data as data_lib
 from training import distribute
 from training import finetune
-from training.callbacks import CrashBackup, FlipTTAEvaluation, NonFiniteError, StopOnNonFiniteLoss, ThroughputLogger
+from training.callbacks import (CrashBackup, EMAEvaluation, FlipTTAEvaluation, NonFiniteError, StopOnNonFiniteLoss,
+                                ThroughputLogger)
 from training.config import ConfigError, TrainingError, check_config, check_finetune, check_run_name  # noqa: F401
 from training.machine import cpu_flags, git_commit, machine_facts
-from training.recipe_parts import make_loss, make_optimizer, make_schedule
+from training.recipe_parts import defer_ema_finalize, make_loss, make_optimizer, make_schedule
 # The export and the workdir have modules of their own; their names stay importable from here.
 from training.run_export import (EXPORT_CALIBRATION_IMAGES, EXPORT_PACKAGES, EXPORT_VERIFY_IMAGES,  # noqa: F401
                                  _sample, check_export_formats, export_images, export_run, export_target)
@@ -293,6 +295,10 @@ def _train_stream(config, data, start_step):
     return stream.skip(start_step) if start_step else stream
 
 
+# Each model's function that writes its EMA weights into it (`defer_ema_finalize`), for models trained with one.
+_EMA_WRITERS = weakref.WeakKeyDictionary()
+
+
 def _build_and_compile(config, data, scope):
     """The model (and its flip-TTA evaluator, when asked for), built and compiled in the strategy's `scope`,
     its optimizer built so that a backup can be restored into it."""
@@ -307,6 +313,9 @@ def _build_and_compile(config, data, scope):
         _compile(model, config, make_optimizer(config.optimizer, schedule, scales))
         # Built over every variable, before a fine-tuning phase freezes any: a backup fits either phase.
         model.optimizer.build(model.trainable_variables)
+        # With an EMA of the weights, they are written into the model once, after the last `fit` (`_fit`).
+        if config.optimizer.get("ema_momentum") is not None:
+            _EMA_WRITERS[model] = defer_ema_finalize(model.optimizer, model.trainable_variables)
         tta_model = flip_tta_evaluator(model, config.jit_compile) if config.get("eval_flip_tta") else None
     return model, tta_model
 
@@ -380,6 +389,8 @@ def _callbacks(config, place, *, tracker, tta_model, validation):
     return [
         # First, so that the epoch's wall time and every later callback (CSV, W&B) include it.
         *([FlipTTAEvaluation(tta_model, validation)] if tta_model is not None and validation is not None else []),
+        *([EMAEvaluation(validation)] if config.optimizer.get("ema_momentum") is not None and validation is not None
+          else []),
         ThroughputLogger(config.batch_size),
         # Before the backup: a NaN step raises before it could overwrite the last good backup.
         StopOnNonFiniteLoss(),
@@ -438,6 +449,8 @@ def _fit(model, config, data, *, callbacks, backup_dir, verbose):
     except NonFiniteError as err:  # StopOnNonFiniteLoss or CrashBackup: the run diverged
         step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
         raise _diverged(f"{err} at step {step}.", backup_dir) from err
+    if model in _EMA_WRITERS:
+        _EMA_WRITERS[model]()  # the test split and the export see the EMA weights
     return FitResult(history=history, seconds=time.time() - started, trained_steps=total - done, total_steps=total)
 
 
@@ -521,9 +534,13 @@ def _summary(config, *, fit, evaluation, export_dir, export_report, facts):
            if evaluation.tta_accuracy is not None else {})
     if evaluation.split == "validation":
         final, tta = {**final, **tta}, {}
+    # With an EMA of the weights the exported model is the averaged one: its validation figures are the EMA's,
+    # and the last step's weights' are kept apart.
+    ema = "val_ema_accuracy" in last
     return {
-        **({"validation_accuracy": float(last["val_accuracy"]), "validation_loss": float(last["val_loss"])}
-           if "val_accuracy" in last else {}),
+        **({"validation_accuracy": float(last["val_ema_accuracy" if ema else "val_accuracy"]),
+            "validation_loss": float(last["val_ema_loss" if ema else "val_loss"])} if "val_accuracy" in last else {}),
+        **({"validation_accuracy_without_ema": float(last["val_accuracy"])} if ema else {}),
         **({"validation_accuracy_flip_tta": float(last["val_flip_tta_accuracy"])}
            if "val_flip_tta_accuracy" in last else {}),
         "evaluated_on": evaluation.split,

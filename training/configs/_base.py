@@ -19,7 +19,10 @@ Keys:
     eval_batch_size (None = batch_size).
     optimizer: name (sgd | lamb | adamw), learning_rate, momentum, nesterov, weight_decay (decoupled,
         multiplied by the learning rate as Keras does), no_decay (variable-name substrings exempt from
-        weight decay: BatchNormalization and biases).
+        weight decay: BatchNormalization and biases), ema_momentum (None, or e.g. 0.999: an exponential moving
+        average of the weights, Keras' `use_ema`; `val_ema_accuracy` / `val_ema_loss` per epoch beside the raw
+        weights' `val_*`, and the test split and the export use the averaged weights; not with freezing
+        fine-tuning phases), clipnorm / global_clipnorm (None, or the largest gradient norm per variable / over all of them).
     schedule: name (step | cosine | constant), decay_epochs and decay_factor (step), warmup_epochs,
         warmup_learning_rate (the rate held during a step-schedule warm-up; the start of a cosine one).
     finetune: head_epochs (phase 1: that many epochs train the new classifier alone on the frozen backbone,
@@ -100,6 +103,9 @@ def base_config() -> Config:
             nesterov=False,
             weight_decay=1e-4,
             no_decay=["bias", "gamma", "beta"],
+            ema_momentum=None,
+            clipnorm=None,
+            global_clipnorm=None,
         ),
         schedule=dict(name="step", decay_epochs=[], decay_factor=0.1, warmup_epochs=0.0, warmup_learning_rate=0.0),
         finetune=dict(head_epochs=0, unfreeze="all", learning_rate=None, layer_decay=None),
