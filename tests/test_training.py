@@ -223,6 +223,45 @@ def test_gradient_clipping_reaches_the_optimizer():
     assert plain.clipnorm is None and plain.global_clipnorm is None and not plain.use_ema
 
 
+def test_gradient_accumulation_over_4_batches_of_8_is_one_update_on_32():
+    from training.config import Config
+    from training.recipe_parts import make_optimizer
+
+    section = Config({**load_recipe("fashion_mnist_resnet20").optimizer, "weight_decay": 0.0})
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 6)).astype("float32"), np.eye(3, dtype="float32")[rng.integers(0, 3, 32)]
+
+    def trained(batch_size, accumulation):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="relu"), keras.layers.Dense(3)])
+        optimizer = make_optimizer(Config({**section, "gradient_accumulation_steps": accumulation}), 0.5)
+        model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        return [keras.ops.convert_to_numpy(w) for w in model.weights], optimizer
+
+    accumulated, optimizer = trained(8, 4)
+    reference, _ = trained(32, None)
+    before, _ = trained(8, None)  # four separate updates: a different result, so the test can fail
+    for ours, theirs in zip(accumulated, reference):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert not all(np.allclose(a, b, atol=1e-4) for a, b in zip(accumulated, before))
+    from training.callbacks import trained_batches
+
+    assert int(optimizer.iterations) == 1 and trained_batches(optimizer) == 4
+
+
+def test_a_run_with_gradient_accumulation_counts_batches_and_checks_the_epoch(tmp_path):
+    config = tiny_config(tmp_path, "steps_per_epoch=4", "batch_size=8", "epochs=2", "backup_every_steps=1",
+                         "optimizer.gradient_accumulation_steps=2")
+    summary = train_and_evaluate(config, tmp_path / "run", log=lambda *_: None)
+    assert np.isfinite(summary["test_accuracy"])
+    # Backups are named by batches trained (the last two kept), so a resume skips exactly the batches seen.
+    assert sorted(os.listdir(tmp_path / "run" / "backup")) == ["latest.json", "step-000000007", "step-000000008"]
+    with pytest.raises(TrainingError, match=r"gradient_accumulation_steps=3 must divide the epoch's 4 steps"):
+        train_and_evaluate(tiny_config(tmp_path, "steps_per_epoch=4", "optimizer.gradient_accumulation_steps=3"),
+                           tmp_path / "bad")
+
+
 def test_precision_auto_follows_the_hardware(tmp_path):
     from training.train import cpu_flags, resolve_precision
 

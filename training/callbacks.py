@@ -16,6 +16,15 @@ import keras
 import numpy as np
 
 
+def trained_batches(optimizer):
+    """How many batches `optimizer` has trained on. That is Keras' `iterations`, except with gradient
+    accumulation, where `iterations` counts updates (one per `gradient_accumulation_steps` batches): then it is
+    the batch counter Keras keeps beside it (`_iterations`, read here because Keras exposes no other)."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # under a LossScaleOptimizer
+    counter = inner._iterations if inner.gradient_accumulation_steps else inner.iterations
+    return int(keras.ops.convert_to_numpy(counter))
+
+
 class CrashBackup(keras.callbacks.Callback):
     """Writes a resumable backup every `every_steps` optimizer steps and at every epoch end.
 
@@ -63,7 +72,7 @@ class CrashBackup(keras.callbacks.Callback):
 
     # ---- writing -------------------------------------------------------------------------------
     def _step(self):
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        return trained_batches(self.model.optimizer)
 
     def save(self, epoch):
         """Writes the backup of the current step (atomically; a no-op when it exists) and prunes older ones.

@@ -338,8 +338,9 @@ SCHEMA = {
     "optimizer.nesterov": _FLAG,
     "optimizer.weight_decay": _number(0),
     "optimizer.no_decay": Rule(list, items=_TEXT),
-    # An EMA of the weights (Keras' use_ema) and gradient clipping: training.recipe_parts.
+    # An EMA of the weights (Keras' use_ema), gradient accumulation and clipping: training.recipe_parts.
     "optimizer.ema_momentum": _number(0, 1, low_open=True, high_open=True, optional=True),
+    "optimizer.gradient_accumulation_steps": _int(1, optional=True),
     "optimizer.clipnorm": _number(0, low_open=True, optional=True),
     "optimizer.global_clipnorm": _number(0, low_open=True, optional=True),
     "schedule.name": Rule(str, choices=("step", "cosine", "constant")),

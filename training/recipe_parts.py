@@ -75,11 +75,14 @@ class LayerScaledSGD(keras.optimizers.SGD):
 
 def optimizer_options(optimizer):
     """The Keras optimizer arguments every optimizer takes, from the recipe's `optimizer` section: the EMA of the
-    weights (`ema_momentum`: None = off) and gradient clipping (`clipnorm` per variable, or `global_clipnorm` over
-    all of them)."""
+    weights (`ema_momentum`: None = off), gradient accumulation over `gradient_accumulation_steps` batches (None
+    or 1 = off; Keras averages the accumulated gradients into one update) and gradient clipping (`clipnorm` per
+    variable, or `global_clipnorm` over all of them)."""
     ema = optimizer.get("ema_momentum")
+    steps = optimizer.get("gradient_accumulation_steps")
     return {
         **({"use_ema": True, "ema_momentum": float(ema)} if ema is not None else {}),
+        **({"gradient_accumulation_steps": int(steps)} if steps and steps > 1 else {}),
         **({"clipnorm": float(optimizer.clipnorm)} if optimizer.get("clipnorm") is not None else {}),
         **({"global_clipnorm": float(optimizer.global_clipnorm)} if optimizer.get("global_clipnorm") is not None
            else {}),
@@ -88,8 +91,8 @@ def optimizer_options(optimizer):
 
 def make_optimizer(optimizer, learning_rate, scales=None):
     """SGD (momentum, Nesterov), LAMB or AdamW with decoupled weight decay, BN and biases exempt; with `scales`
-    (`{layer name: gradient scale}`, layer-wise learning-rate decay) SGD only (`LayerScaledSGD`); EMA and clipping
-    as `optimizer_options` says."""
+    (`{layer name: gradient scale}`, layer-wise learning-rate decay) SGD only (`LayerScaledSGD`); EMA, gradient
+    accumulation and clipping as `optimizer_options` says."""
     name = optimizer.name
     decay = optimizer.weight_decay or None
     options = optimizer_options(optimizer)

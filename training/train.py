@@ -30,7 +30,7 @@ from training import data as data_lib
 from training import distribute
 from training import finetune
 from training.callbacks import (CrashBackup, EMAEvaluation, FlipTTAEvaluation, NonFiniteError, StopOnNonFiniteLoss,
-                                ThroughputLogger)
+                                ThroughputLogger, trained_batches)
 from training.config import ConfigError, TrainingError, check_config, check_finetune, check_run_name  # noqa: F401
 from training.machine import cpu_flags, git_commit, machine_facts
 from training.recipe_parts import defer_ema_finalize, make_loss, make_optimizer, make_schedule
@@ -295,6 +295,22 @@ def _train_stream(config, data, start_step):
     return stream.skip(start_step) if start_step else stream
 
 
+def accumulation_steps(config):
+    """The batches per optimizer update: `optimizer.gradient_accumulation_steps`, or 1."""
+    return config.optimizer.get("gradient_accumulation_steps") or 1
+
+
+def check_accumulation(config, steps_per_epoch):
+    """An epoch must be a whole number of updates with gradient accumulation: the schedule, the fine-tuning phases
+    and the epoch-end backups count in them. Raises `ConfigError` otherwise."""
+    steps = accumulation_steps(config)
+    if steps_per_epoch % steps:
+        raise ConfigError(
+            f"optimizer.gradient_accumulation_steps={steps} must divide the epoch's {steps_per_epoch} steps (set "
+            "steps_per_epoch, batch_size or the accumulation so that it does). Received: "
+            f"optimizer.gradient_accumulation_steps={steps}, {steps_per_epoch} steps per epoch")
+
+
 # Each model's function that writes its EMA weights into it (`defer_ema_finalize`), for models trained with one.
 _EMA_WRITERS = weakref.WeakKeyDictionary()
 
@@ -308,7 +324,10 @@ def _build_and_compile(config, data, scope):
         if config.sync_batch_norm:
             model = distribute.synchronize_batch_norm(model)
         # The recipe's schedule; per fine-tuning phase when there are two (`training.finetune`).
-        schedule = finetune.make_run_schedule(config, data.steps_per_epoch, make_schedule)
+        # Keras evaluates the schedule at its update count: with gradient accumulation, one update per
+        # `gradient_accumulation_steps` batches (`check_accumulation` makes an epoch a whole number of them).
+        schedule = finetune.make_run_schedule(config, data.steps_per_epoch // accumulation_steps(config),
+                                              make_schedule)
         scales = finetune.layer_decay_scales(model, (config.get("finetune") or {}).get("layer_decay"))
         _compile(model, config, make_optimizer(config.optimizer, schedule, scales))
         # Built over every variable, before a fine-tuning phase freezes any: a backup fits either phase.
@@ -424,7 +443,7 @@ def _fit(model, config, data, *, callbacks, backup_dir, verbose):
             weights); the last good backup is kept.
     """
     steps_per_epoch = data.steps_per_epoch
-    done = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    done = trained_batches(model.optimizer)
     total = config.epochs * steps_per_epoch
     epoch, step_in_epoch = divmod(done, steps_per_epoch)
     if verbose is None:
@@ -447,7 +466,7 @@ def _fit(model, config, data, *, callbacks, backup_dir, verbose):
                                     epochs=end, steps_per_epoch=steps_per_epoch, **common)
                 epoch = end
     except NonFiniteError as err:  # StopOnNonFiniteLoss or CrashBackup: the run diverged
-        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        step = trained_batches(model.optimizer)
         raise _diverged(f"{err} at step {step}.", backup_dir) from err
     if model in _EMA_WRITERS:
         _EMA_WRITERS[model]()  # the test split and the export see the EMA weights
@@ -613,6 +632,7 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
     _log_place(config, place, log)
     precision = _set_precision(config, strategy, log)
     data = _load_data(config, log)
+    check_accumulation(config, data.steps_per_epoch)
     model, tta_model = _build_and_compile(config, data, scope)
     for line in finetune.describe(config, data.steps_per_epoch):
         log(line)

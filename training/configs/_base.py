@@ -22,7 +22,9 @@ Keys:
         weight decay: BatchNormalization and biases), ema_momentum (None, or e.g. 0.999: an exponential moving
         average of the weights, Keras' `use_ema`; `val_ema_accuracy` / `val_ema_loss` per epoch beside the raw
         weights' `val_*`, and the test split and the export use the averaged weights; not with freezing
-        fine-tuning phases), clipnorm / global_clipnorm (None, or the largest gradient norm per variable / over all of them).
+        fine-tuning phases), gradient_accumulation_steps (None or 1 = off; N averages the gradients of N
+        batches into one update: an N times larger effective batch; the epoch must be a whole number of updates,
+        and `schedule` counts updates), clipnorm / global_clipnorm (None, or the largest gradient norm per variable / over all of them).
     schedule: name (step | cosine | constant), decay_epochs and decay_factor (step), warmup_epochs,
         warmup_learning_rate (the rate held during a step-schedule warm-up; the start of a cosine one).
     finetune: head_epochs (phase 1: that many epochs train the new classifier alone on the frozen backbone,
@@ -104,6 +106,7 @@ def base_config() -> Config:
             weight_decay=1e-4,
             no_decay=["bias", "gamma", "beta"],
             ema_momentum=None,
+            gradient_accumulation_steps=None,
             clipnorm=None,
             global_clipnorm=None,
         ),
