@@ -26,6 +26,10 @@ from training.data.augment import batchable, parse_augment, random_transform, ra
     ({"random_erasing": {"area": (0.4, 0.02)}}, r"0 < lo <= hi < 1 .*Received: \(0.4, 0.02\)"),
     ({"random_erasing": {"aspect_ratio": (0, 3)}}, r"aspect_ratio'\] must be \(lo, hi\)"),
     ({"random_erasing": {"value": "mean"}}, r"'random' \(uniform noise\) or a number in \[0, 255\]. Received: 'mean'"),
+    ({"augmix": {"severity": 3}}, r"Unknown augment\['augmix'\] key"),
+    ({"augmix": {"num_chains": 0}}, r"augment\['augmix'\]\['num_chains'\] must be an int >= 1. Received: 0"),
+    ({"augmix": {"factor": 1.5}}, r"'factor'\] \(the ops' severity\) must be a number in \(0, 1\]. Received: 1.5"),
+    ({"augmix": {"alpha": -1}}, r"'alpha'\] .* must be a number > 0. Received: -1"),
 ])
 def test_bad_augment_config(augment, match):
     splits, info = synthetic()
@@ -49,7 +53,8 @@ def test_mixing_needs_one_hot():
     {"cutmix_alpha": 1.0},
     {"random_resized_crop": {"scale": (0.25, 1.0)}, "mixup_alpha": 0.2, "cutmix_alpha": 0.5},
     {"random_erasing": {"probability": 1.0}},
-], ids=["crop_flip", "randaugment", "keras_randaugment", "mixup", "cutmix", "rrc_mix", "random_erasing"])
+    {"augmix": True},
+], ids=["crop_flip", "randaugment", "keras_randaugment", "mixup", "cutmix", "rrc_mix", "random_erasing", "augmix"])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_augmentations_keep_shape_and_range(augment, channels):
     splits, info = synthetic(shape=(16, 16, channels))

@@ -87,6 +87,10 @@ A plain dict (or `training.config.Config`); unknown keys raise `ValueError`.
   filled with `value`: `"random"` (default, the paper's RE-R: every pixel uniform in [0, 255]) or a number in
   [0, 255] (e.g. 0, or the dataset's mean pixel). Up to 10 draws look for a rectangle that fits inside the
   image, as timm; when none fits the image is left as it is.
+- `augmix` (None, True or dict): `keras.layers.AugMix` (Hendrycks et al. 2020) on each training image, after
+  the per-image steps above: `num_chains` (default 3) chains of up to `chain_depth` (3) random ops at severity
+  `factor` (0.3, in (0, 1]), mixed with Dirichlet(`alpha`) weights and blended with the image by Beta(`alpha`,
+  `alpha`) (default 1.0). Keras' layer, in its own sequential map like the Keras RandAugment.
 - `repeated_augmentation` (int, 0 or 1 = off): timm's / DeiT's RASampler for one device: each epoch takes
   `ceil(n / k)` images and shows each of them k times with different random augmentation, so an epoch keeps its
   n examples (and `steps_per_epoch` does not change), as in "ResNet strikes back" A1/A2 (k = 3).

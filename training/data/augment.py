@@ -15,7 +15,9 @@ from training.data.randaugment import rand_augment
 from training.data.records import check_keys
 
 AUGMENT_KEYS = ("random_crop", "horizontal_flip", "random_resized_crop", "randaugment", "mixup_alpha",
-                "cutmix_alpha", "repeated_augmentation", "random_erasing")
+                "cutmix_alpha", "repeated_augmentation", "random_erasing", "augmix")
+# keras.layers.AugMix's arguments (Hendrycks et al. 2020), with its defaults.
+AUGMIX_DEFAULTS = {"num_chains": 3, "chain_depth": 3, "factor": 0.3, "alpha": 1.0}
 RANDAUGMENT_KEYS = ("magnitude", "num_ops", "magnitude_std", "implementation")
 RANDOM_ERASING_KEYS = ("probability", "area", "aspect_ratio", "value")
 
@@ -32,6 +34,7 @@ class Augment:
     cutmix_alpha: float = 0.0
     repeats: int = 1
     random_erasing: dict | None = None  # {"probability", "area", "aspect_ratio", "value"}
+    augmix: dict | None = None  # keras.layers.AugMix's AUGMIX_DEFAULTS keys
 
 
 def check_augment(augment):
@@ -74,7 +77,34 @@ def parse_augment(augment) -> Augment:
     erasing = augment.get("random_erasing")
     if erasing is not None and erasing is not False:
         result.random_erasing = _parse_random_erasing({} if erasing is True else erasing)
+    augmix = augment.get("augmix")
+    if augmix is not None and augmix is not False:
+        result.augmix = _parse_augmix({} if augmix is True else augmix)
     return result
+
+
+def _parse_augmix(option):
+    """An `augmix` option (True or a dict of `AUGMIX_DEFAULTS` keys) with its defaults filled in."""
+    if not isinstance(option, dict):
+        raise TypeError(f"augment['augmix'] must be None, True or a dict of {sorted(AUGMIX_DEFAULTS)}. "
+                        f"Received: {option!r}")
+    check_keys(option, tuple(AUGMIX_DEFAULTS), "augment['augmix']")
+    result = {**AUGMIX_DEFAULTS, **option}
+    for key in ("num_chains", "chain_depth"):
+        value = result[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"augment['augmix'][{key!r}] must be an int >= 1. Received: {value!r}")
+    if not _is_number(result["factor"]) or not 0 < result["factor"] <= 1:
+        raise ValueError(f"augment['augmix']['factor'] (the ops' severity) must be a number in (0, 1]. "
+                         f"Received: {result['factor']!r}")
+    if not _is_number(result["alpha"]) or result["alpha"] <= 0:
+        raise ValueError(f"augment['augmix']['alpha'] (the Dirichlet / Beta mixing parameter) must be a number > 0. "
+                         f"Received: {result['alpha']!r}")
+    return result
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _parse_random_resized_crop(option):
@@ -167,7 +197,7 @@ def element_seed(random, seed):
 
 def batchable(aug) -> bool:
     """Whether every augmentation in `aug` has a whole-batch form (`random_transform_batch`)."""
-    return not (aug.random_resized_crop or aug.randaugment)
+    return not (aug.random_resized_crop or aug.randaugment or aug.augmix)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -293,6 +323,14 @@ def keras_rand_augment(elements, aug, seed):
     """`keras.layers.RandAugment(factor=magnitude / 10)` on each `(image, label)` element, in order."""
     layer = keras.layers.RandAugment(value_range=(0, 255), dtype="float32", num_ops=aug.randaugment["num_ops"],
                                      factor=aug.randaugment["magnitude"] / 10, seed=seed)
+    # Stateful (a Keras SeedGenerator): a sequential map keeps its random draws in a fixed order.
+    return elements.map(lambda image, label: (tf.clip_by_value(layer(image), 0.0, 255.0), label))
+
+
+def keras_augmix(elements, aug, seed):
+    """`keras.layers.AugMix` (Hendrycks et al. 2020: a Dirichlet mix of `num_chains` chains of up to
+    `chain_depth` random ops, blended with the image) on each `(image, label)` element, in order."""
+    layer = keras.layers.AugMix(value_range=(0, 255), dtype="float32", seed=seed, **aug.augmix)
     # Stateful (a Keras SeedGenerator): a sequential map keeps its random draws in a fixed order.
     return elements.map(lambda image, label: (tf.clip_by_value(layer(image), 0.0, 255.0), label))
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from training.data.augment import (Augment, batchable, element_seed, keras_rand_augment, mix_batches,
+from training.data.augment import (Augment, batchable, element_seed, keras_augmix, keras_rand_augment, mix_batches,
                                    parse_augment, random_transform, random_transform_batch, with_seeds)
 from training.data.folders import decode_image
 from training.data.records import DatasetInfo, EncodedImages, check_crop_fraction
@@ -112,6 +112,8 @@ def make_pipeline(source, info: DatasetInfo, *, batch_size: int, training: bool,
     elements, batched = _elements(source, info, plan)
     if training and aug.randaugment and aug.randaugment["implementation"] == "keras":
         elements = keras_rand_augment(elements, aug, seed)
+    if training and aug.augmix:
+        elements = keras_augmix(elements, aug, seed)
     if not batched:
         elements = elements.batch(batch_size, drop_remainder=plan.drop_remainder)
     num_classes = info.num_classes
