@@ -262,6 +262,58 @@ def test_a_run_with_gradient_accumulation_counts_batches_and_checks_the_epoch(tm
                            tmp_path / "bad")
 
 
+def _teacher(path, classes=3, shape=(12, 12, 1)):
+    keras.utils.set_random_seed(7)
+    teacher = keras_resnets.create_model("resnet20", input_shape=shape, classes=classes, include_preprocessing=True,
+                                         stage_depths=(1, 1, 1), stage_widths=(4, 8, 8), stem_width=4)
+    teacher.save(path)
+    return teacher
+
+
+def test_distillation_loss_is_the_recipe_loss_mixed_with_the_teachers_softened_kl(tmp_path):
+    from training import distill
+
+    teacher = _teacher(tmp_path / "teacher.keras")
+    student = keras_resnets.create_model("resnet20", input_shape=(12, 12, 1), classes=3, classifier_activation=None,
+                                         stage_depths=(1, 1, 1), stage_widths=(4, 4, 4), stem_width=4)
+    student.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (6, 12, 12, 1)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 6)]
+    logits = keras.ops.convert_to_numpy(student(x))
+    recipe = float(student.compute_loss(x=x, y=y, y_pred=logits, training=True))
+    distill.attach(student, teacher, temperature=3.0, weight=0.7)
+    mixed = float(student.compute_loss(x=x, y=y, y_pred=logits, training=True))
+
+    def log_softmax(z):
+        z = z - z.max(-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+    taught = log_softmax(np.log(keras.ops.convert_to_numpy(teacher(x))) / 3.0)
+    kl = np.mean(np.sum(np.exp(taught) * (taught - log_softmax(logits / 3.0)), -1)) * 9.0
+    assert mixed == pytest.approx(0.3 * recipe + 0.7 * kl, rel=1e-4) and kl > 0.01
+    # Evaluation keeps the recipe's loss: val_loss is comparable with and without a teacher.
+    assert float(student.compute_loss(x=x, y=y, y_pred=logits, training=False)) == pytest.approx(recipe, rel=1e-6)
+
+
+def test_a_run_distills_from_a_teacher_and_checks_it_first(tmp_path):
+    _teacher(tmp_path / "teacher.keras")
+    lines = []
+    summary = train_and_evaluate(tiny_config(tmp_path, "steps_per_epoch=2", "epochs=1",
+                                             f"distill.teacher={str(tmp_path / 'teacher.keras')!r}"),
+                                 tmp_path / "run", log=lines.append)
+    assert np.isfinite(summary["test_accuracy"])
+    assert any(line.startswith("distillation: from") for line in lines)
+    exported = keras.models.load_model(Path(summary["export_dir"]) / "model.keras")
+    assert exported.output_shape == (None, 3)  # the student alone
+    with pytest.raises(TrainingError, match="distill.teacher must be an existing .keras file"):
+        train_and_evaluate(tiny_config(tmp_path, "distill.teacher='missing.keras'"), tmp_path / "a")
+    assert not (tmp_path / "a").exists()
+    _teacher(tmp_path / "five.keras", classes=5)
+    with pytest.raises(TrainingError, match=r"predict its 3 classes; .* predicts 5"):
+        train_and_evaluate(tiny_config(tmp_path, f"distill.teacher={str(tmp_path / 'five.keras')!r}"), tmp_path / "b")
+
+
 def test_precision_auto_follows_the_hardware(tmp_path):
     from training.train import cpu_flags, resolve_precision
 

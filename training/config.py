@@ -352,6 +352,10 @@ SCHEMA = {
     "finetune.unfreeze": _AllOrCount(),
     "finetune.learning_rate": _number(0, low_open=True, optional=True),
     "finetune.layer_decay": _number(0, 1, low_open=True, optional=True),
+    # Knowledge distillation from a teacher (.keras file or preset folder): training/distill.py.
+    "distill.teacher": Rule(str, optional=True),
+    "distill.temperature": _number(0, low_open=True),
+    "distill.weight": _number(0, 1),
     "loss.name": Rule(str, choices=("categorical_crossentropy", "binary_crossentropy")),
     "loss.label_smoothing": _number(0, 1, high_open=True),
     "loss.bce_target_threshold": _number(0, 1, high_open=True, optional=True),
@@ -500,6 +504,17 @@ def check_finetune(config, *, run=False):
                           f"head_epochs of the run's epochs. Received: finetune.head_epochs={head_epochs}")
 
 
+def check_distill(config):
+    """A distillation teacher (`distill.teacher`) is an existing `.keras` file or folder (a preset: loaded and
+    checked against the data when the run builds its model, training/distill.py)."""
+    teacher = (config.get("distill") or {}).get("teacher")
+    if teacher is None:
+        return
+    if not ((teacher.endswith(".keras") and os.path.isfile(teacher)) or os.path.isdir(teacher)):
+        raise ConfigError("distill.teacher must be an existing .keras file or a keras_resnets preset folder. "
+                          f"Received: distill.teacher={teacher!r}")
+
+
 def check_config(config):
     """Checks every key of `config` against `SCHEMA` (kind and range), the run name, the model section and the
     augmentations, before anything runs. Raises `ConfigError` naming the key, what it holds and what is
@@ -521,6 +536,7 @@ def check_config(config):
         check_run_name(config["run_name"])
     check_model(config.get("model") or {})
     check_finetune(config)
+    check_distill(config)
     if config.get("augment"):
         from training.data import check_augment  # imports TensorFlow: only when there is something to check
 

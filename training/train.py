@@ -28,7 +28,7 @@ import keras_resnets
 from keras_resnets.export import ExportError, export_keras, export_model, non_finite_weights  # noqa: F401
 from training import data as data_lib
 from training import distribute
-from training import finetune
+from training import distill, finetune
 from training.callbacks import (CrashBackup, EMAEvaluation, FlipTTAEvaluation, NonFiniteError, StopOnNonFiniteLoss,
                                 ThroughputLogger, trained_batches)
 from training.config import ConfigError, TrainingError, check_config, check_finetune, check_run_name  # noqa: F401
@@ -335,6 +335,10 @@ def _build_and_compile(config, data, scope):
         # With an EMA of the weights, they are written into the model once, after the last `fit` (`_fit`).
         if config.optimizer.get("ema_momentum") is not None:
             _EMA_WRITERS[model] = defer_ema_finalize(model.optimizer, model.trainable_variables)
+        teacher = (config.get("distill") or {}).get("teacher")
+        if teacher is not None:
+            distill.attach(model, distill.load_teacher(teacher, data.input_shape, data.info.num_classes),
+                           temperature=config.distill.temperature, weight=config.distill.weight)
         tta_model = flip_tta_evaluator(model, config.jit_compile) if config.get("eval_flip_tta") else None
     return model, tta_model
 
@@ -636,6 +640,9 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
     model, tta_model = _build_and_compile(config, data, scope)
     for line in finetune.describe(config, data.steps_per_epoch):
         log(line)
+    if (config.get("distill") or {}).get("teacher") is not None:
+        log(f"distillation: from {config.distill.teacher}, temperature {config.distill.temperature}, the teacher's "
+            f"share of the loss {config.distill.weight}")
     run_meta = _resume_or_start(model, config, place, resume=resume, log=log)
     tracker = _open_tracker(config, place, run_meta, log)
     with _finished_on_failure(tracker):

@@ -36,6 +36,9 @@ Keys:
         over its own epochs (warm-up included). All off by default: head_epochs=0, unfreeze="all" and
         learning_rate=None train as before. The `finetune` recipe turns them on. A phase that freezes layers
         (head_epochs > 0, unfreeze=N) needs the TensorFlow backend (training/finetune.py says why).
+    distill: teacher (None, or a `.keras` file or preset folder that takes the same raw pixels and predicts the
+        data's classes, e.g. an exported model of a larger recipe), temperature (T, default 4), weight (the
+        teacher's share of the loss, default 0.5): knowledge distillation, training/distill.py.
     loss: name (categorical_crossentropy | binary_crossentropy), label_smoothing, bce_target_threshold
         (binary targets = mixed targets > threshold, as in "ResNet strikes back").
     precision: float32 | mixed_float16 | mixed_bfloat16 | auto (mixed_bfloat16 on TPUs and on CPUs with native
@@ -113,6 +116,7 @@ def base_config() -> Config:
         schedule=dict(name="step", decay_epochs=[], decay_factor=0.1, warmup_epochs=0.0, warmup_learning_rate=0.0),
         finetune=dict(head_epochs=0, unfreeze="all", learning_rate=None, layer_decay=None),
         loss=dict(name="categorical_crossentropy", label_smoothing=0.0, bce_target_threshold=None),
+        distill=dict(teacher=None, temperature=4.0, weight=0.5),
         precision="float32",
         strategy="auto",
         sync_batch_norm=False,
