@@ -120,7 +120,8 @@ def test_class_subsets_and_few_shot_training_splits(fashion_mnist_dir):
     np.testing.assert_array_equal(swapped["test"][0][swapped["test"][1] == 0][0],
                                   full["test"][0][full["test"][1] == 9][0])
     for bad, message in (({"classes": [3, 3]}, "distinct class indices"), ({"classes": [3, 12]}, r"\[0, 10\)"),
-                         ({"train_per_class": 0}, "integer >= 1"), ({"train_per_class": 6001}, "has 6000 training images"),
+                         ({"train_per_class": 0}, "integer >= 1"),
+                         ({"train_per_class": 6001}, "has 6000 training images"),
                          ({"classes": "5,6"}, "Received: '5,6'")):
         with pytest.raises(ValueError, match=message):
             data.load_splits({"name": "fashion_mnist", **bad})

@@ -256,7 +256,8 @@ def test_layer_scaled_sgd_is_sgd_at_a_learning_rate_per_layer():
     for ours, theirs in zip(scaled, reference):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
     config = LayerScaledSGD(0.1, scales={"low": 0.25}, **kwargs).get_config()
-    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(LayerScaledSGD.from_config(config)))
+    serialized = keras.saving.serialize_keras_object(LayerScaledSGD.from_config(config))
+    again = keras.saving.deserialize_keras_object(serialized)
     assert isinstance(again, LayerScaledSGD) and again.scales == {"low": 0.25} and again.nesterov
 
 
@@ -349,8 +350,9 @@ def test_resume_across_the_phase_boundary_gives_the_uninterrupted_result(tmp_pat
     (["finetune.learning_rate=0.0"], r"finetune.learning_rate must be a number > 0 or None. Received: 0.0"),
     (["model.weights=None"], r"set model.weights .* Received: model.weights=None, finetune.head_epochs=1"),
     (["finetune.layer_decay=0.0"], r"finetune.layer_decay must be a number in \(0, 1\] or None"),
-    (["finetune.layer_decay=0.7", "optimizer.name='adamw'"], r"finetune.layer_decay needs optimizer.name='sgd'.*"
-                                                             r"Received: finetune.layer_decay=0.7 with optimizer.name='adamw'"),
+    (["finetune.layer_decay=0.7", "optimizer.name='adamw'"],
+     r"finetune.layer_decay needs optimizer.name='sgd'.*"
+     r"Received: finetune.layer_decay=0.7 with optimizer.name='adamw'"),
     (["model.weights='missing.safetensors'"], r"model.weights file does not exist. Received: "
                                               r"model.weights='missing.safetensors'"),
     (["model.weights='model.weights.h5'"], r"\.weights\.h5 / \.h5 file holds weights for one architecture"),
@@ -383,8 +385,9 @@ def test_unfreeze_takes_a_count_or_all_from_the_command_line(tmp_path, source):
 
 def test_the_one_command_on_a_timm_checkpoint(tmp_path, folder):
     """The README's command, on a .safetensors written by timm (resnet18 with one block per stage), with only the
-    last stage unfrozen and layer-wise learning-rate decay: the run ends with an exported model that classifies the test images as summary.json says,
-    and its LiteRT file classifies the folder's PNG files as the Keras model does."""
+    last stage unfrozen and layer-wise learning-rate decay: the run ends with an exported model that classifies the
+    test images as summary.json says, and its LiteRT file classifies the folder's PNG files as the Keras model
+    does."""
     from tests.test_conversion import _import_timm, _save
 
     timm = _import_timm()
@@ -395,7 +398,8 @@ def test_the_one_command_on_a_timm_checkpoint(tmp_path, folder):
     sets = [f"data.path={folder / 'train'}", "model.name=resnet18", f"model.weights={checkpoint}",
             "model.kwargs.stage_depths=(1,1,1,1)", f"data.test_path={folder / 'test'}", "data.validation_split=6",
             f"data.image_size={SIZE}", f"data.eval_image_size={SIZE}", "epochs=2", "finetune.head_epochs=1",
-            "finetune.unfreeze=1", "finetune.layer_decay=0.7", "steps_per_epoch=2", "batch_size=8", "precision=float32", "wandb.mode=disabled",
+            "finetune.unfreeze=1", "finetune.layer_decay=0.7", "steps_per_epoch=2", "batch_size=8", "precision=float32",
+            "wandb.mode=disabled",
             f"export_dir={tmp_path / 'exports'}", "export_formats=('float32',)"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     run = subprocess.run([sys.executable, "-m", "training", "finetune", "--workdir", str(tmp_path / "run"),
