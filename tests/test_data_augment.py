@@ -27,6 +27,7 @@ from training.data.augment import batchable, parse_augment, random_transform, ra
     ({"random_erasing": {"aspect_ratio": (0, 3)}}, r"aspect_ratio'\] must be \(lo, hi\)"),
     ({"random_erasing": {"value": "mean"}}, r"'random' \(uniform noise\) or a number in \[0, 255\]. Received: 'mean'"),
     ({"augmix": {"severity": 3}}, r"Unknown augment\['augmix'\] key"),
+    ({"trivial_augment": True, "randaugment": {"magnitude": 5}}, "choose one"),
     ({"augmix": {"num_chains": 0}}, r"augment\['augmix'\]\['num_chains'\] must be an int >= 1. Received: 0"),
     ({"augmix": {"factor": 1.5}}, r"'factor'\] \(the ops' severity\) must be a number in \(0, 1\]. Received: 1.5"),
     ({"augmix": {"alpha": -1}}, r"'alpha'\] .* must be a number > 0. Received: -1"),
@@ -54,7 +55,9 @@ def test_mixing_needs_one_hot():
     {"random_resized_crop": {"scale": (0.25, 1.0)}, "mixup_alpha": 0.2, "cutmix_alpha": 0.5},
     {"random_erasing": {"probability": 1.0}},
     {"augmix": True},
-], ids=["crop_flip", "randaugment", "keras_randaugment", "mixup", "cutmix", "rrc_mix", "random_erasing", "augmix"])
+    {"trivial_augment": True},
+], ids=["crop_flip", "randaugment", "keras_randaugment", "mixup", "cutmix", "rrc_mix", "random_erasing", "augmix",
+        "trivial_augment"])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_augmentations_keep_shape_and_range(augment, channels):
     splits, info = synthetic(shape=(16, 16, channels))
@@ -229,3 +232,19 @@ def test_per_image_augmentation_draws_what_it_always_drew():
     np.testing.assert_allclose(got, [
         555283.0885181427, 577908.7519302368, 540452.170486331,
         831377.654645443, 538507.3740485907, 667452.1559880972], rtol=1e-5)
+
+
+def test_trivial_augment_wide_applies_one_op_at_a_time_deterministically_per_seed():
+    from training.data.randaugment import TRIVIAL_AUGMENT_OPS, trivial_augment_wide
+
+    images, _ = load_sample()
+    image = tf.image.grayscale_to_rgb(tf.constant(images[:1].astype("float32")))[0]
+    outputs = [trivial_augment_wide(image, tf.constant([i, 3], tf.int64)).numpy() for i in range(60)]
+    np.testing.assert_array_equal(outputs[5], trivial_augment_wide(image, tf.constant([5, 3], tf.int64)).numpy())
+    changed = sum(not np.array_equal(out, image.numpy()) for out in outputs)
+    assert 40 <= changed < 60  # identity (1 in 14), magnitude bin 0 and no-op draws leave some images as they were
+    assert all(out.min() >= 0 and out.max() <= 255 and out.shape == (28, 28, 3) for out in outputs)
+    # The wide ranges: at the top bin a rotation moves far more than RandAugment's 30 degrees would.
+    rotated = TRIVIAL_AUGMENT_OPS["Rotate"](image, 1.0, 1.0).numpy()
+    assert np.abs(rotated - image.numpy()).mean() > 20
+    assert len(TRIVIAL_AUGMENT_OPS) == 14

@@ -87,6 +87,11 @@ A plain dict (or `training.config.Config`); unknown keys raise `ValueError`.
   filled with `value`: `"random"` (default, the paper's RE-R: every pixel uniform in [0, 255]) or a number in
   [0, 255] (e.g. 0, or the dataset's mean pixel). Up to 10 draws look for a rectangle that fits inside the
   image, as timm; when none fits the image is left as it is.
+- `trivial_augment` (bool): TrivialAugmentWide (Mueller & Hutter 2021, torchvision's wide ranges): one op per
+  image of 14 (identity, shears up to 0.99, 32-pixel shifts, rotations up to 135 degrees, brightness / colour /
+  contrast / sharpness factors 1 +- 0.99, posterize to 2 bits, solarize, autocontrast, equalize), chosen
+  uniformly at a uniform magnitude bin of 31 with a random sign; stateless ops keyed per image, like
+  `randaugment` (not both).
 - `augmix` (None, True or dict): `keras.layers.AugMix` (Hendrycks et al. 2020) on each training image, after
   the per-image steps above: `num_chains` (default 3) chains of up to `chain_depth` (3) random ops at severity
   `factor` (0.3, in (0, 1]), mixed with Dirichlet(`alpha`) weights and blended with the image by Beta(`alpha`,

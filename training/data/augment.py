@@ -11,11 +11,12 @@ import math
 import keras
 import tensorflow as tf
 
-from training.data.randaugment import rand_augment
+from training.data.randaugment import rand_augment, trivial_augment_wide
 from training.data.records import check_keys
 
 AUGMENT_KEYS = ("random_crop", "horizontal_flip", "random_resized_crop", "randaugment", "mixup_alpha",
-                "cutmix_alpha", "repeated_augmentation", "random_erasing", "augmix")
+                "cutmix_alpha", "repeated_augmentation", "random_erasing", "augmix",
+                "trivial_augment")
 # keras.layers.AugMix's arguments (Hendrycks et al. 2020), with its defaults.
 AUGMIX_DEFAULTS = {"num_chains": 3, "chain_depth": 3, "factor": 0.3, "alpha": 1.0}
 RANDAUGMENT_KEYS = ("magnitude", "num_ops", "magnitude_std", "implementation")
@@ -35,6 +36,7 @@ class Augment:
     repeats: int = 1
     random_erasing: dict | None = None  # {"probability", "area", "aspect_ratio", "value"}
     augmix: dict | None = None  # keras.layers.AugMix's AUGMIX_DEFAULTS keys
+    trivial_augment: bool = False  # TrivialAugmentWide
 
 
 def check_augment(augment):
@@ -77,6 +79,13 @@ def parse_augment(augment) -> Augment:
     erasing = augment.get("random_erasing")
     if erasing is not None and erasing is not False:
         result.random_erasing = _parse_random_erasing({} if erasing is True else erasing)
+    trivial = augment.get("trivial_augment", False)
+    if not isinstance(trivial, bool):
+        raise TypeError(f"augment['trivial_augment'] must be True or False. Received: {trivial!r}")
+    if trivial and result.randaugment:
+        raise ValueError("augment['trivial_augment'] and augment['randaugment'] are two policies for the same step; "
+                         "choose one.")
+    result.trivial_augment = trivial
     augmix = augment.get("augmix")
     if augmix is not None and augmix is not False:
         result.augmix = _parse_augmix({} if augmix is True else augmix)
@@ -197,7 +206,7 @@ def element_seed(random, seed):
 
 def batchable(aug) -> bool:
     """Whether every augmentation in `aug` has a whole-batch form (`random_transform_batch`)."""
-    return not (aug.random_resized_crop or aug.randaugment or aug.augmix)
+    return not (aug.random_resized_crop or aug.randaugment or aug.augmix or aug.trivial_augment)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -226,6 +235,9 @@ def random_transform(image, seed, aug, size):
     if aug.randaugment and aug.randaugment["implementation"] == "timm":
         image = rand_augment(image, seeds[3], magnitude=aug.randaugment["magnitude"],
                              num_ops=aug.randaugment["num_ops"], magnitude_std=aug.randaugment["magnitude_std"])
+    if aug.trivial_augment:
+        # Folded in, like the erasing's seed, so the other steps draw what they drew before this option.
+        image = trivial_augment_wide(image, tf.random.experimental.stateless_fold_in(seed, 6))
     if aug.random_erasing:
         # Folded in rather than a fifth split, so the other steps draw what they drew before this option.
         image = random_erasing(image, tf.random.experimental.stateless_fold_in(seed, 5), **aug.random_erasing)

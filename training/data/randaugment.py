@@ -198,3 +198,70 @@ def _apply_one_of(ops, image, *, index, apply, level, sign):
     out = tf.cond(apply, lambda: tf.switch_case(index, branches), lambda: image)
     out.set_shape(image.shape)
     return out
+
+
+# TrivialAugment (Mueller & Hutter 2021), "wide" search space as torchvision's TrivialAugmentWide: one op per image,
+# chosen uniformly, at a magnitude bin drawn uniformly from 0..30 with a random sign; the ops are the PIL-style ones
+# above at the wide ranges below (shear factor up to 0.99, 32-pixel shifts, 135 degrees, enhance factors 1 +- 0.99,
+# posterize down to 2 bits, solarize from threshold 255 to 0).
+TRIVIAL_AUGMENT_BINS = 31
+
+
+def _wide_shear_x(image, m, sign):
+    return _affine(image, tf.stack([1.0, sign * m * 0.99, 0.0, 0.0, 1.0, 0.0]))
+
+
+def _wide_shear_y(image, m, sign):
+    return _affine(image, tf.stack([1.0, 0.0, 0.0, sign * m * 0.99, 1.0, 0.0]))
+
+
+def _wide_translate_x(image, m, sign):
+    return _affine(image, tf.stack([1.0, 0.0, sign * m * 32.0, 0.0, 1.0, 0.0]))
+
+
+def _wide_translate_y(image, m, sign):
+    return _affine(image, tf.stack([1.0, 0.0, 0.0, 0.0, 1.0, sign * m * 32.0]))
+
+
+def _wide_rotate(image, m, sign):
+    return _rotate(image, m * 135.0 / 30.0, sign)  # _rotate's level 1 is 30 degrees
+
+
+def _wide_enhance(op):
+    def apply(image, m, sign):
+        # torchvision's factor 1 + sign * m * 0.99; _enhance_factor(level, sign) is max(0.1, 1 + sign * 0.9 * level).
+        return op(image, m * 0.99 / 0.9, sign)
+    return apply
+
+
+def _wide_posterize(image, m, sign):
+    bits = 8 - tf.cast(tf.round(m * 30.0 / 5.0), tf.int32)  # torchvision: 8 - round(bin / 5): 8 bits down to 2
+    shift = 8 - bits
+    pixels = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.int32)
+    return tf.cast(tf.bitwise.left_shift(tf.bitwise.right_shift(pixels, shift), shift), tf.float32)
+
+
+def _wide_solarize(image, m, sign):
+    threshold = 255.0 * (1.0 - m)  # torchvision: linspace(255, 0)
+    return tf.where(image >= threshold, 255.0 - image, image)
+
+
+TRIVIAL_AUGMENT_OPS = {
+    "Identity": lambda image, m, sign: image, "ShearX": _wide_shear_x, "ShearY": _wide_shear_y,
+    "TranslateX": _wide_translate_x, "TranslateY": _wide_translate_y, "Rotate": _wide_rotate,
+    "Brightness": _wide_enhance(_brightness), "Color": _wide_enhance(_color),
+    "Contrast": _wide_enhance(_contrast), "Sharpness": _wide_enhance(_sharpness), "Posterize": _wide_posterize,
+    "Solarize": _wide_solarize, "AutoContrast": _auto_contrast, "Equalize": _equalize,
+}
+
+
+def trivial_augment_wide(image, seed):
+    """TrivialAugmentWide on one image (float32 (H, W, C) in [0, 255], C = 1 or 3; `seed` an int (2,) tensor):
+    one op of `TRIVIAL_AUGMENT_OPS`, chosen uniformly, at a uniform magnitude bin of 31 with a random sign."""
+    ops = list(TRIVIAL_AUGMENT_OPS.values())
+    s = tf.random.experimental.stateless_split(seed, 3)
+    index = tf.random.stateless_uniform([], s[0], 0, len(ops), dtype=tf.int32)
+    level = tf.cast(tf.random.stateless_uniform([], s[1], 0, TRIVIAL_AUGMENT_BINS, dtype=tf.int32), tf.float32)
+    sign = tf.where(tf.random.stateless_uniform([], s[2]) < 0.5, -1.0, 1.0)
+    return _apply_one_of(ops, image, index=index, apply=tf.constant(True), level=level / (TRIVIAL_AUGMENT_BINS - 1),
+                         sign=sign)
