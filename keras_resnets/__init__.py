@@ -82,6 +82,7 @@ from keras_resnets.preprocessing import (  # noqa: E402
 )
 from keras_resnets.resnet import (  # noqa: E402
     CIFARResNet,
+    ECAResNet50D,
     Plain20,
     Plain32,
     Plain44,
@@ -111,6 +112,9 @@ from keras_resnets.resnet import (  # noqa: E402
     ResNeXt101_32x4d,
     ResNeXt101_32x8d,
     ResNeXt101_64x4d,
+    SEResNet50,
+    SEResNeXt50_32x4d,
+    SEResNeXt101_32x4d,
     WideResNet,
     WideResNet50_2,
     WideResNet101_2,
@@ -196,6 +200,9 @@ __all__ = [
     "ResNet50V1_5",
     "ResNet50V2",
     "ResNet56",
+    "SEResNeXt101_32x4d",
+    "SEResNeXt50_32x4d",
+    "SEResNet50",
     "WRN16_2",
     "WRN16_4",
     "WRN16_8",

@@ -172,6 +172,38 @@ def ResNet50D(**kwargs):
     return create_model("resnet50d", **kwargs)
 
 
+# Channel attention (timm's definitions and names): squeeze-and-excitation and efficient channel attention.
+_HU2018 = "https://arxiv.org/abs/1709.01507"
+_WANG2020 = "https://arxiv.org/abs/1910.03151"
+
+
+@_register("seresnet50", "resnet", dict(attn_layer="se"), paper=_HU2018, **_TORCH)
+def SEResNet50(**kwargs):
+    """SE-ResNet-50 (timm `seresnet50`: ResNet-50 v1.5 with squeeze-and-excitation in every block)."""
+    return create_model("seresnet50", **kwargs)
+
+
+@_register("seresnext50_32x4d", "resnext", dict(groups=32, width_per_group=4, attn_layer="se"), paper=_HU2018,
+           **_TORCH)
+def SEResNeXt50_32x4d(**kwargs):
+    """SE-ResNeXt-50 32x4d (timm `seresnext50_32x4d`)."""
+    return create_model("seresnext50_32x4d", **kwargs)
+
+
+@_register("seresnext101_32x4d", "resnext",
+           dict(stage_depths=(3, 4, 23, 3), groups=32, width_per_group=4, attn_layer="se"), paper=_HU2018, **_TORCH)
+def SEResNeXt101_32x4d(**kwargs):
+    """SE-ResNeXt-101 32x4d (timm `seresnext101_32x4d`)."""
+    return create_model("seresnext101_32x4d", **kwargs)
+
+
+@_register("ecaresnet50d", "resnet", dict(stem="deep", shortcut="avgpool", attn_layer="eca"), paper=_WANG2020,
+           **_TORCH)
+def ECAResNet50D(**kwargs):
+    """ECA-ResNet-50-D (timm `ecaresnet50d`: ResNet-50-D with efficient channel attention in every block)."""
+    return create_model("ecaresnet50d", **kwargs)
+
+
 # ResNeXt and torchvision's wide bottleneck ResNets.
 
 

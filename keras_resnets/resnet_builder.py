@@ -9,6 +9,7 @@ Layer names follow keras.applications (`conv2_block1_1_conv`, `conv3_block4_out`
 """
 
 import dataclasses
+import math
 
 from keras import layers
 
@@ -21,6 +22,7 @@ BLOCK_TYPES = ("basic", "bottleneck", "preact_basic", "preact_bottleneck")
 STEMS = ("imagenet", "deep", "cifar")
 STRIDE_POSITIONS = ("1x1", "3x3")
 SHORTCUTS = ("projection", "avgpool", "zero_pad", "none")
+ATTENTION_LAYERS = (None, "se", "eca")
 EXPANSION = {"basic": 1, "bottleneck": 4, "preact_basic": 1, "preact_bottleneck": 4}
 
 
@@ -48,6 +50,11 @@ class ResNetConfig:
         dropout_rate: float, dropout before each block's last convolution (Wide ResNets: between a basic
             block's two 3x3 convolutions, 0.3 in the paper's best CIFAR results); 0 builds no Dropout layer.
         zero_init_last_bn: bool, start each residual branch's last BatchNorm gamma at zero.
+        attn_layer: None, "se" or "eca": channel attention on each residual branch's output, before the
+            addition, as timm places it (`timm/models/resnet.py`): squeeze-and-excitation (Hu et al. 2018; timm's
+            `SEModule`: reduction 1/16 rounded down to a multiple of 8, ReLU, sigmoid gate) or efficient channel
+            attention (Wang et al. 2020; timm's `EcaModule`: a 1-D convolution across the pooled channels of
+            adaptive kernel size, no bias, sigmoid gate).
         bn_epsilon, bn_momentum: floats, the BatchNormalization settings.
     """
 
@@ -65,6 +72,7 @@ class ResNetConfig:
     drop_path_rate: float = option(0.0, check_fraction)
     dropout_rate: float = option(0.0, check_fraction)
     zero_init_last_bn: bool = option(False, check_bool)
+    attn_layer: object = option(None, check_choice, allowed=ATTENTION_LAYERS)
     bn_epsilon: float = option(1e-5, check_fraction, interval="(0, 1)")
     bn_momentum: float = option(0.99, check_fraction)
 
@@ -149,6 +157,39 @@ def _merge(x, shortcut, cfg, *, name, drop_rate, activate=True):
     return _relu(x, f"{name}_out")
 
 
+def se_channels(channels):
+    """timm's SEModule reduction: `make_divisible(channels / 16, 8, round_limit=0)`."""
+    return max(8, int(channels / 16 + 4) // 8 * 8)
+
+
+def eca_kernel_size(channels, gamma=2, beta=1):
+    """timm's EcaModule kernel size: `t = int(abs(log2(channels) + beta) / gamma)`, made odd, at least 3."""
+    t = int(abs(math.log(channels, 2) + beta) / gamma)
+    return max(t if t % 2 else t + 1, 3)
+
+
+def _channel_attention(x, cfg, name):
+    """`cfg.attn_layer` on a residual branch's output `x` (`{name}_se_*` / `{name}_eca_*` layers)."""
+    if cfg.attn_layer is None:
+        return x
+    axis = channel_axis()
+    channels = x.shape[axis]
+    if cfg.attn_layer == "se":
+        gate = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_squeeze")(x)
+        gate = layers.Conv2D(se_channels(channels), 1, name=f"{name}_se_reduce")(gate)
+        gate = layers.Activation("relu", name=f"{name}_se_relu")(gate)
+        gate = layers.Conv2D(channels, 1, name=f"{name}_se_expand")(gate)
+        gate = layers.Activation("sigmoid", name=f"{name}_se_gate")(gate)
+        return layers.Multiply(name=f"{name}_se_excite")([x, gate])
+    gate = layers.GlobalAveragePooling2D(name=f"{name}_eca_squeeze")(x)
+    gate = layers.Reshape((channels, 1), name=f"{name}_eca_channels")(gate)
+    gate = layers.Conv1D(1, eca_kernel_size(channels), padding="same", use_bias=False, data_format="channels_last",
+                         name=f"{name}_eca_conv")(gate)
+    gate = layers.Activation("sigmoid", name=f"{name}_eca_gate")(gate)
+    gate = layers.Reshape((1, 1, channels) if axis == -1 else (channels, 1, 1), name=f"{name}_eca_expand")(gate)
+    return layers.Multiply(name=f"{name}_eca_excite")([x, gate])
+
+
 def _bottleneck_width(width, cfg):
     # torchvision / timm: inner width = int(planes * base_width / 64) * groups.
     return int(width * cfg.width_per_group / 64) * cfg.groups
@@ -173,14 +214,14 @@ def apply_basic_block(x, width, *, stride=1, cfg, name, drop_rate=0.0):
     """Two 3x3 convs (He et al. 2015, Fig. 2 left); output `width` channels."""
     shortcut = None if cfg.shortcut == "none" else apply_shortcut(x, width, stride=stride, cfg=cfg, name=name)
     x = _bn(_basic_convs(x, width, stride=stride, cfg=cfg, name=name), f"{name}_2", cfg, last=True)
-    return _merge(x, shortcut, cfg, name=name, drop_rate=drop_rate)
+    return _merge(_channel_attention(x, cfg, name), shortcut, cfg, name=name, drop_rate=drop_rate)
 
 
 def apply_bottleneck_block(x, width, *, stride=1, cfg, name, drop_rate=0.0):
     """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand to `4 * width` (He et al. 2015, Fig. 5)."""
     shortcut = None if cfg.shortcut == "none" else apply_shortcut(x, 4 * width, stride=stride, cfg=cfg, name=name)
     x = _bn(_bottleneck_convs(x, width, stride=stride, cfg=cfg, name=name), f"{name}_3", cfg, last=True)
-    return _merge(x, shortcut, cfg, name=name, drop_rate=drop_rate)
+    return _merge(_channel_attention(x, cfg, name), shortcut, cfg, name=name, drop_rate=drop_rate)
 
 
 def _preact_shortcut(x, preact, filters, *, stride, cfg, name):
@@ -199,7 +240,7 @@ def apply_preact_basic_block(x, width, *, stride=1, cfg, name, drop_rate=0.0):
     preact = _bn_relu(x, f"{name}_preact", cfg)
     shortcut = _preact_shortcut(x, preact, width, stride=stride, cfg=cfg, name=name)
     x = _basic_convs(preact, width, stride=stride, cfg=cfg, name=name)
-    return _merge(x, shortcut, cfg, name=name, drop_rate=drop_rate, activate=False)
+    return _merge(_channel_attention(x, cfg, name), shortcut, cfg, name=name, drop_rate=drop_rate, activate=False)
 
 
 def apply_preact_bottleneck_block(x, width, *, stride=1, cfg, name, drop_rate=0.0):
@@ -207,7 +248,7 @@ def apply_preact_bottleneck_block(x, width, *, stride=1, cfg, name, drop_rate=0.
     preact = _bn_relu(x, f"{name}_preact", cfg)
     shortcut = _preact_shortcut(x, preact, 4 * width, stride=stride, cfg=cfg, name=name)
     x = _bottleneck_convs(preact, width, stride=stride, cfg=cfg, name=name)
-    return _merge(x, shortcut, cfg, name=name, drop_rate=drop_rate, activate=False)
+    return _merge(_channel_attention(x, cfg, name), shortcut, cfg, name=name, drop_rate=drop_rate, activate=False)
 
 
 BLOCKS = {

@@ -168,6 +168,8 @@ FAST = [
     ("resnet50", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
     ("resnext50_32x4d", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
     ("wide_resnet50_2", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
+    ("seresnext50_32x4d", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
+    ("ecaresnet50d", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
     ("densenet121", dict(block_config=(2, 2, 2, 2)), dict(block_depths=(2, 2, 2, 2))),
 ]
 SLOW = [name for name in TIMM_VARIANTS if name not in ("resnet18", "resnet26d", "densenet121")]  # full size by default

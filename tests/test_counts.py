@@ -52,6 +52,12 @@ EXPECTED = {
     "resnext29_16x64d": (68255690, 68155210),
     "resnext29_8x64d": (34484170, 34426698),
     "resnext50_32x4d": (25097128, 25028904),
+    # Channel attention: trainable and BN statistics equal timm's seresnet50 / seresnext50_32x4d /
+    # seresnext101_32x4d / ecaresnet50d (docs/reference.md).
+    "ecaresnet50d": (25629598, 25576350),
+    "seresnet50": (28141144, 28088024),
+    "seresnext101_32x4d": (49093272, 48955416),
+    "seresnext50_32x4d": (27628120, 27559896),
     # Wide ResNets: trainable and BN statistics both equal torchvision's wide_resnet50_2 / 101_2 and the
     # WRN-d-k of xternalz/WideResNet-pytorch (the paper's 36.5M for WRN-28-10), counted with torch 2.13.
     "wide_resnet101_2": (127024552, 126886696),

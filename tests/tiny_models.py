@@ -16,6 +16,10 @@ TINY = {
         dict(stage_depths=(1, 2, 1, 1), stage_widths=(4, 4, 8, 8), stem_width=8, drop_path_rate=0.2),
         (33, 35, 3),
     ),
+    "resnet_se": ("seresnet50", dict(stage_depths=(1, 1, 1, 1), stage_widths=(8, 8, 16, 16), stem_width=8),
+                  (32, 32, 3)),
+    "resnet_eca_preact": ("preact_resnet164", dict(stage_depths=(1, 1, 1), stage_widths=(4, 4, 8), stem_width=4,
+                                                   attn_layer="eca"), (16, 16, 3)),
     "resnext": (
         "resnext50_32x4d",
         dict(stage_depths=(1, 1, 1, 1), stage_widths=(8, 8, 8, 8), groups=4, width_per_group=8, stem_width=8),

@@ -61,6 +61,8 @@ def _to_keras(layer, name, tensor):
         return sd.conv_kernel(tensor)
     if tensor.ndim == 2:
         return sd.dense_kernel(tensor)
+    if tensor.ndim == 3:  # Conv1D (ECA): PyTorch's (out, in, width) -> Keras' (width, in, out)
+        return np.ascontiguousarray(np.transpose(tensor, (2, 1, 0)))
     return tensor
 
 

@@ -50,6 +50,10 @@ TIMM_VARIANTS = {
     "resnext101_64x4d": ("resnext101_64x4d", {}),
     "wide_resnet50_2": ("wide_resnet50_2", {}),
     "wide_resnet101_2": ("wide_resnet101_2", {}),
+    "seresnet50": ("seresnet50", {}),
+    "seresnext50_32x4d": ("seresnext50_32x4d", {}),
+    "seresnext101_32x4d": ("seresnext101_32x4d", {}),
+    "ecaresnet50d": ("ecaresnet50d", {}),
     "densenet121": ("densenet121", {}),
     "densenet161": ("densenet161", {}),
     "densenet169": ("densenet169", {}),
@@ -60,6 +64,9 @@ CLASSIFIER_LAYER = "predictions"
 CLASSIFIER_PREFIXES = {"resnet": "fc", "densenet": "classifier"}
 
 BLOCK = re.compile(r"conv(\d+)_block(\d+)_(\d)_(conv|bn)")
+# Channel attention: timm keeps it at `layer{s-1}.{b-1}.se` (`fc1` / `fc2` for SE, `conv` for ECA).
+ATTENTION = re.compile(r"conv(\d+)_block(\d+)_(se_reduce|se_expand|eca_conv)")
+_ATTENTION_MODULES = {"se_reduce": "fc1", "se_expand": "fc2", "eca_conv": "conv"}
 _DEEP_STEM = {"conv1_1_conv": "conv1.0", "conv1_1_bn": "conv1.1", "conv1_2_conv": "conv1.3",
               "conv1_2_bn": "conv1.4", "conv1_3_conv": "conv1.6", "conv1_3_bn": "bn1"}
 _DENSE_LAYER = {("0", "bn"): "norm1", ("1", "conv"): "conv1", ("1", "bn"): "norm2", ("2", "conv"): "conv2"}
@@ -95,6 +102,9 @@ def resnet_prefix(name, *, avg_down):
         return _DEEP_STEM[name]
     if name == CLASSIFIER_LAYER:
         return "fc"
+    attention = ATTENTION.fullmatch(name)
+    if attention:
+        return f"layer{int(attention[1]) - 1}.{int(attention[2]) - 1}.se.{_ATTENTION_MODULES[attention[3]]}"
     match = BLOCK.fullmatch(name)
     if not match:
         return None
