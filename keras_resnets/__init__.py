@@ -168,6 +168,7 @@ __all__ = [
     "DenseNetBC100_12",
     "DenseNetBC190_40",
     "DenseNetBC250_24",
+    "ECAResNet50D",
     "Plain110",
     "Plain20",
     "Plain32",

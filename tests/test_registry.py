@@ -87,7 +87,7 @@ def test_each_factory_is_a_def_in_its_family_module_that_builds_its_variant(monk
 
 def test_public_names_are_unchanged():
     factories = sorted(keras_resnets.FACTORIES)
-    assert factories == sorted(set(keras_resnets.__all__) - set(API)) and len(factories) == 57
+    assert factories == sorted(set(keras_resnets.__all__) - set(API)) and len(factories) == 61
     assert keras_resnets.__all__[: len(API)] == API and keras_resnets.__all__[len(API) :] == factories
     for name in keras_resnets.__all__:
         assert getattr(keras_resnets, name) is not None, name
