@@ -24,7 +24,7 @@ def _randomize_statistics(model, rng):
 # The families where every BatchNormalization follows a convolution. The others keep some: pre-activation units
 # (ResNet v2, the CIFAR pre-activation ResNets, Residual Attention's) normalize sums, DenseNets concatenations;
 # the memory-efficient DenseNet keeps its BatchNormalizations inside DenseLayer.
-ALL_FOLDED = {"resnet_basic", "resnet_bottleneck_keras", "resnet_d_drop_path", "resnext", "cifar_resnet_option_a",
+ALL_FOLDED = {"resnet_basic", "resnet_se", "resnet_bottleneck_keras", "resnet_d_drop_path", "resnext", "cifar_resnet_option_a",
               "cifar_resnet_option_b", "cifar_plain", "cifar_resnext"}
 
 
