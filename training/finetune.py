@@ -130,7 +130,6 @@ def load_keras_by_name(model, path):
 def load_model_by_name(model, source, where):
     """Copies the variables of the model `source` (loaded from `where`, named in errors) into `model`, all but
     the classifier, by variable path, exactly or not at all (`load_keras_by_name`)."""
-    path = where
     ours, theirs = _variables_by_path(model), _variables_by_path(source)
     missing = sorted(set(ours) - set(theirs))
     unexpected = sorted(set(theirs) - set(ours))
@@ -141,7 +140,7 @@ def load_model_by_name(model, source, where):
             return f" {title} ({len(items)}): {items[:10]}{' ...' if len(items) > 10 else ''}." if items else ""
 
         raise ValueError(
-            f"{path!r} holds model {source.name!r}, whose layers do not match {model.name!r} (the classifier "
+            f"{where!r} holds model {source.name!r}, whose layers do not match {model.name!r} (the classifier "
             "aside); nothing was loaded." + listing("our variables it lacks", missing)
             + listing("its variables we lack", unexpected) + listing("shapes that differ (ours <- its)", mismatched))
     for key, variable in ours.items():
