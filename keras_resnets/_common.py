@@ -56,11 +56,36 @@ def deep_recursion(limit: int = RECURSION_LIMIT):
 
 @dataclasses.dataclass
 class Body:
-    """What a family's body returns: the last feature map, the stage outputs and any extra outputs."""
+    """What a family's body returns: the last feature map, the feature levels and any extra outputs.
+
+    `features` holds the stem's output (`"stem"`, before its pooling) and each stage's (`"stage1"`, ...), in
+    order; `reductions` the stride of each of them (how many input pixels one feature-map pixel spans).
+    """
 
     output: object
     features: dict
     extras: dict = dataclasses.field(default_factory=dict)
+    reductions: dict = dataclasses.field(default_factory=dict)
+
+
+class FeatureInfo(tuple):
+    """The feature levels of a `features_only` model, one dict per output (timm's `feature_info`).
+
+    Each dict has `index` (the level: 0 the stem, 1... the stages), `name` (the output's key), `num_chs`,
+    `reduction` (the level's stride) and `module` (the Keras layer that computes it).
+    """
+
+    def channels(self):
+        """The channel count of each output, in order."""
+        return [info["num_chs"] for info in self]
+
+    def reduction(self):
+        """The stride of each output, in order."""
+        return [info["reduction"] for info in self]
+
+    def names(self):
+        """The output keys, in order."""
+        return [info["name"] for info in self]
 
 
 def channel_axis():
@@ -123,11 +148,12 @@ def validate_fields(config):
             check(field.name, getattr(config, field.name))
 
 
-def conv2d(x, filters, kernel, *, name, strides=1, groups=1, use_bias=False):
+def conv2d(x, filters, kernel, *, name, strides=1, groups=1, use_bias=False, dilation=1):
     """A he_normal convolution named `{name}_conv`, padded symmetrically (`{name}_pad`) when strided.
 
     TensorFlow's "same" pads a stride-2 convolution asymmetrically; the papers' code (torchvision, Caffe's
     `pad: 1`) pads both sides, so a strided k x k convolution gets explicit zero padding of k // 2 instead.
+    A `dilation` > 1 (stride 1) pads `dilation * (k - 1) / 2` on each side, as PyTorch's `padding=dilation`.
     """
     padding = "same"
     if kernel > 1 and strides > 1:
@@ -139,6 +165,7 @@ def conv2d(x, filters, kernel, *, name, strides=1, groups=1, use_bias=False):
         strides=strides,
         padding=padding,
         groups=groups,
+        dilation_rate=dilation,
         use_bias=use_bias,
         kernel_initializer="he_normal",
         name=f"{name}_conv",
@@ -213,6 +240,18 @@ def _check_input_tensor(arg, value):
         raise ValueError(f"`input_tensor` must be a Keras tensor. Received: {arg}={value!r}")
 
 
+def _check_out_indices(arg, value):
+    """None or a non-empty list / tuple of distinct ints (levels; negative ones count from the last)."""
+    ok = isinstance(value, (list, tuple)) and value and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    )
+    if value is not None and (not ok or len(set(value)) != len(value)):
+        raise ValueError(
+            "`out_indices` must be None or a non-empty list of distinct integers (0 the stem, 1... the stages, "
+            f"negative ones from the last). Received: {arg}={value!r}"
+        )
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CommonArgs:
     """The keras.applications arguments every factory takes, and the package's own two (see the factories)."""
@@ -227,9 +266,21 @@ class CommonArgs:
     include_preprocessing: object = option(False, _check_preprocessing)
     input_tensor: object = option(None, _check_input_tensor)
     input_shape: object = None
+    out_indices: object = option(None, _check_out_indices)
+    head_dropout: float = option(0.0, check_fraction)
 
     def __post_init__(self):
         validate_fields(self)
+        if self.out_indices is not None and not self.features_only:
+            raise ValueError(
+                "`out_indices` picks the feature levels of a `features_only=True` model. Received: "
+                f"out_indices={self.out_indices!r}, features_only=False"
+            )
+        if self.head_dropout > 0 and (self.features_only or not self.include_top):
+            raise ValueError(
+                "`head_dropout` acts before the classifier; this model has none (features_only=True or "
+                f"include_top=False). Received: head_dropout={self.head_dropout!r}"
+            )
         if self.weights == "imagenet" and self.include_top:
             self._check_imagenet_head()
 
@@ -289,10 +340,12 @@ def resolve_input_shape(args: CommonArgs, spec) -> tuple:
     return input_shape
 
 
-def apply_head(x, *, include_top, pooling, classes, classifier_activation):
-    """keras.applications' head: global pooling and a dense classifier, same layer names."""
+def apply_head(x, *, include_top, pooling, classes, classifier_activation, head_dropout=0.0):
+    """keras.applications' head: global pooling, (dropout,) a dense classifier, same layer names."""
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if head_dropout > 0:
+            x = layers.Dropout(head_dropout, name="head_dropout")(x)
         # Keep the logits in float32 under a mixed-precision policy (numerically safe softmax / loss).
         dtype = "float32" if keras.config.dtype_policy().name.startswith("mixed") else None
         return layers.Dense(classes, activation=classifier_activation, name="predictions", dtype=dtype)(x)
@@ -319,8 +372,10 @@ def build_classifier(body_fn: Callable, *, spec, **common):
         body_fn: callable, `body_fn(x) -> Body`, builds the stem and stages on the input tensor.
         spec: the variant's `ModelSpec` (input size limits, preprocessing mode, ImageNet weights).
         **common: the `CommonArgs` fields. `features_only=True` makes the model output `Body.features` (a
-            dict of stage outputs) and ignores the head arguments; `include_preprocessing` True inserts the
-            variant's own `preprocessing` mode in the model (raw [0, 255] pixels in), a mode name that mode.
+            dict of stage outputs, or the levels `out_indices` picks, 0 the stem) with a `feature_info`
+            attribute, and ignores the head arguments; `head_dropout` drops before the classifier;
+            `include_preprocessing` True inserts the variant's own `preprocessing` mode in the model (raw
+            [0, 255] pixels in), a mode name that mode.
             `weights` may be a hub id or a timm / torchvision checkpoint (`keras_resnets.pretrained`): a tag's
             architecture must be this variant, its preprocessing is the one `include_preprocessing=True` uses,
             the stem follows the input's channels and another number of classes gets a fresh head.
@@ -346,6 +401,7 @@ def build_classifier(body_fn: Callable, *, spec, **common):
             pooling=args.pooling,
             classes=args.classes,
             classifier_activation=args.classifier_activation,
+            head_dropout=args.head_dropout,
         )
         if body.extras:
             outputs = {"predictions": outputs, **body.extras}
@@ -357,10 +413,39 @@ def build_classifier(body_fn: Callable, *, spec, **common):
             hint = pretrained.mismatch_hint(source, spec.name) if source.hub_id else ""
             load_weights_file(model, source.path, include_top=include_top, hint=hint)
         if args.features_only:
-            model = keras.Model(inputs, dict(body.features), name=args.name)
+            levels = _feature_levels(body, args.out_indices)
+            model = keras.Model(inputs, {name: body.features[name] for name in levels}, name=args.name)
+            model.feature_info = _feature_info(body, levels)
     if source is not None and source.tag is not None:
         model.pretrained_tag = source.tag.tag  # what keras_resnets.data_config(model) reads
     return model
+
+
+def _feature_levels(body, out_indices):
+    """The feature names `out_indices` picks from the body's levels (default: the stages, not the stem)."""
+    names = list(body.features)
+    if out_indices is None:
+        return [name for name in names if name != "stem"]
+    bad = [i for i in out_indices if not -len(names) <= i < len(names)]
+    if bad:
+        raise ValueError(
+            f"`out_indices` must be levels in [{-len(names)}, {len(names) - 1}] of this model's {names}. "
+            f"Received: out_indices={tuple(out_indices)!r}"
+        )
+    picked = sorted({i % len(names) for i in out_indices})
+    if len(picked) != len(out_indices):
+        raise ValueError(f"`out_indices` names a level twice. Received: out_indices={tuple(out_indices)!r}")
+    return [names[i] for i in picked]
+
+
+def _feature_info(body, levels):
+    """A `FeatureInfo` for the outputs `levels` of `body`."""
+    names = list(body.features)
+    return FeatureInfo(
+        dict(index=names.index(name), name=name, num_chs=int(body.features[name].shape[channel_axis()]),
+             reduction=body.reductions[name], module=body.features[name]._keras_history.operation.name)
+        for name in levels
+    )
 
 
 def _preprocessing_mode(args: CommonArgs, spec, source):

@@ -29,7 +29,8 @@ KERAS_APPLICATIONS_ARGS = (
     "classifier_activation",
     "name",
 )
-COMMON_ARGS = (*KERAS_APPLICATIONS_ARGS, "include_preprocessing", "features_only")
+PACKAGE_ARGS = {"include_preprocessing": False, "features_only": False, "out_indices": None, "head_dropout": 0.0}
+COMMON_ARGS = (*KERAS_APPLICATIONS_ARGS, *PACKAGE_ARGS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +203,11 @@ Args ({how}):
         ({preprocessing}) in the model so it takes raw [0, 255] pixels; a mode name ("caffe", "tf",
         "torch") picks another.
     features_only: bool, keyword only. Return a model whose output is a dict of stage outputs
-        (`{{"stage1": ..., "stage2": ...}}`) for detection / segmentation backbones.
+        (`{{"stage1": ..., "stage2": ...}}`) for detection / segmentation backbones, with a `feature_info`
+        attribute (each output's channels and stride, as timm's).
+    out_indices: None or list of ints, keyword only, with `features_only`: the levels to output, 0 the
+        stem's stride-2 map ("stem"), 1... the stages, negative from the last (timm's `out_indices`).
+    head_dropout: float in [0, 1), keyword only: dropout before the classifier (timm's `drop_rate`).
     **kwargs: any key of `keras_resnets.get_model_config("{name}")` to override the architecture.
 
 Returns:
@@ -236,8 +241,7 @@ def _factory_signature(spec: ModelSpec) -> inspect.Signature:
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD if spec.keras_name else inspect.Parameter.KEYWORD_ONLY
     parameters = [inspect.Parameter(arg, kind, default=value) for arg, value in _factory_defaults(spec).items()]
     parameters += [
-        inspect.Parameter(arg, inspect.Parameter.KEYWORD_ONLY, default=False)
-        for arg in ("include_preprocessing", "features_only")
+        inspect.Parameter(arg, inspect.Parameter.KEYWORD_ONLY, default=default) for arg, default in PACKAGE_ARGS.items()
     ]
     parameters.append(inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD))
     return inspect.Signature(parameters)

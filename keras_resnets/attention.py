@@ -62,6 +62,7 @@ Reference:
 """
 
 import dataclasses
+import math
 
 import keras
 from keras import layers, ops
@@ -299,13 +300,22 @@ def apply_attention_module(x, filters, *, mask_downsamples, name, cfg=None):
     return x, mask
 
 
-def apply_stem(x, cfg):
-    """The stem: "cifar", one 3x3 conv (the first unit's BN-ReLU follows); "imagenet", Caffe's conv and pool."""
+def _apply_stem_conv(x, cfg):
     if cfg.stem == "cifar":
         return conv2d(x, cfg.stem_width, 3, name="conv1")
-    x = _bn_relu(conv2d(x, cfg.stem_width, 7, name="conv1", strides=2), "conv1", cfg)
+    return _bn_relu(conv2d(x, cfg.stem_width, 7, name="conv1", strides=2), "conv1", cfg)
+
+
+def _apply_stem_pool(x, cfg):
+    if cfg.stem == "cifar":
+        return x
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+
+
+def apply_stem(x, cfg):
+    """The stem: "cifar", one 3x3 conv (the first unit's BN-ReLU follows); "imagenet", Caffe's conv and pool."""
+    return _apply_stem_pool(_apply_stem_conv(x, cfg), cfg)
 
 
 def _apply_stages(x, cfg):
@@ -332,8 +342,12 @@ def build_attention(*, spec, config, **common):
     cfg = AttentionConfig(**config)  # checks every field before any layer is made
 
     def body(x):
-        x, features, masks = _apply_stages(apply_stem(x, cfg), cfg)
-        return Body(x, features, masks if cfg.return_masks else {})
+        stem = _apply_stem_conv(x, cfg)
+        x, features, masks = _apply_stages(_apply_stem_pool(stem, cfg), cfg)
+        base = 1 if cfg.stem == "cifar" else 4
+        reductions = {"stem": 1 if cfg.stem == "cifar" else 2,
+                      **{f"stage{s + 1}": base * math.prod(cfg.stage_strides[: s + 1]) for s in range(len(features))}}
+        return Body(x, {"stem": stem, **features}, masks if cfg.return_masks else {}, reductions)
 
     return _common.build_classifier(body, spec=spec, **common)
 

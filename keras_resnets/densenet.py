@@ -115,11 +115,17 @@ def apply_transition(x, cfg, *, name):
 
 
 def _apply_stem(x, cfg):
+    """The stem's convolution: the stride-2 map ("cifar": stride 1, no pooling follows)."""
     if cfg.stem == "cifar":
         return layers.Conv2D(cfg.stem_width, 3, padding="same", use_bias=False, name="conv1_conv")(x)
     x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
     x = layers.Conv2D(cfg.stem_width, 7, strides=2, use_bias=False, name="conv1_conv")(x)
-    x = _bn_relu(x, "conv1", cfg)
+    return _bn_relu(x, "conv1", cfg)
+
+
+def _apply_stem_pool(x, cfg):
+    if cfg.stem == "cifar":
+        return x
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
 
@@ -150,10 +156,18 @@ def _apply_blocks(x, cfg):
     return x, features
 
 
+def _body(x, cfg):
+    stem = _apply_stem(x, cfg)
+    x, features = _apply_blocks(_apply_stem_pool(stem, cfg), cfg)
+    base = 1 if cfg.stem == "cifar" else 2  # the stem's stride; each stage then halves the map
+    reductions = {"stem": base, **{name: base * 2 ** (i + int(base > 1)) for i, name in enumerate(features)}}
+    return Body(x, {"stem": stem, **features}, reductions=reductions)
+
+
 def build_densenet(*, spec, config, **common):
     """Builds the variant `spec` with the `DenseNetConfig` fields `config` and the `build_classifier` arguments."""
     cfg = DenseNetConfig(**config)  # checks every field before any layer is made
-    return _common.build_classifier(lambda x: Body(*_apply_blocks(_apply_stem(x, cfg), cfg)), spec=spec, **common)
+    return _common.build_classifier(lambda x: _body(x, cfg), spec=spec, **common)
 
 
 _HUANG = "https://arxiv.org/abs/1608.06993"

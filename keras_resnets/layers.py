@@ -519,3 +519,136 @@ class HorizontalFlip(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), **_attributes(self, "data_format")}
+
+
+def _spatial_axes(data_format):
+    return (1, 2) if data_format == "channels_last" else (2, 3)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BlurPool2D(keras.layers.Layer):
+    """Anti-aliased downsampling: a fixed binomial low-pass filter, then the stride (Zhang 2019).
+
+    Each channel is reflect-padded and convolved with the outer product of the binomial coefficients
+    (`[1, 2, 1] / 4` for `filter_size=3`), sampled every `strides` pixels: timm's `BlurPool2d`. The filter is a
+    constant of `filter_size`, not a variable: nothing to train, save or load.
+
+    Args:
+        filter_size: int >= 2, the binomial filter's side (3 in timm's `resnetblur*`).
+        strides: int >= 1, the downsampling factor.
+        data_format: str or None, `"channels_last"` or `"channels_first"`; default from Keras config.
+    """
+
+    def __init__(self, filter_size=3, strides=2, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        for arg, value, minimum in (("filter_size", filter_size, 2), ("strides", strides, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"`{arg}` must be an integer >= {minimum}. Received: {arg}={value!r}")
+        self.filter_size = filter_size
+        self.strides = strides
+        self.data_format = _standardize_data_format(data_format)
+        # timm's get_padding(filter_size, strides): the same padding on every side.
+        self.padding = ((strides - 1) + (filter_size - 1)) // 2
+
+    @property
+    def kernel(self):
+        """The (filter_size, filter_size) blur filter, summing to 1 (NumPy)."""
+        import math
+
+        import numpy as np
+
+        coefficients = np.array([math.comb(self.filter_size - 1, k) for k in range(self.filter_size)], "float32")
+        coefficients /= coefficients.sum()
+        return np.outer(coefficients, coefficients)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"BlurPool2D expects a batch of images (rank 4). Received an input of shape {tuple(input_shape)}."
+            )
+        channels = input_shape[_channel_axis(self.data_format)]
+        if channels is None:
+            raise ValueError("BlurPool2D needs a known channel count. Received an input of shape "
+                             f"{tuple(input_shape)}.")
+        self.channels = int(channels)
+        self.built = True
+
+    def call(self, inputs):
+        pad = [(0, 0)] * 4
+        for axis in _spatial_axes(self.data_format):
+            pad[axis] = (self.padding, self.padding)
+        x = ops.pad(inputs, pad, mode="reflect") if self.padding else inputs
+        kernel = ops.convert_to_tensor(self.kernel[:, :, None, None], dtype=inputs.dtype)
+        kernel = ops.tile(kernel, (1, 1, self.channels, 1))
+        return ops.depthwise_conv(x, kernel, strides=self.strides, padding="valid", data_format=self.data_format)
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        for axis in _spatial_axes(self.data_format):
+            if shape[axis] is not None:
+                shape[axis] = (shape[axis] + 2 * self.padding - self.filter_size) // self.strides + 1
+        return tuple(shape)
+
+    def get_config(self):
+        return {**super().get_config(), **_attributes(self, "filter_size", "strides", "data_format")}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class DropBlock2D(keras.layers.Layer):
+    """DropBlock (Ghiasi et al. 2018): drops contiguous squares of a feature map while training.
+
+    timm's `drop_block_2d`: block centres are drawn with probability
+    `gamma = gamma_scale * rate * H * W / (b * b) / ((H - b + 1) * (W - b + 1))` (b the block size, clipped to
+    the map), grown to `b x b` squares shared by all channels, and the kept activations rescaled by the kept
+    fraction. Inference is the identity. Keras ships no DropBlock layer.
+
+    Args:
+        rate: float in [0, 1), the fraction of activations to drop.
+        block_size: int >= 1, the side of a dropped square.
+        gamma_scale: float in (0, 1], timm's scale of the seed probability.
+        seed: int or None, for reproducible masks.
+        data_format: str or None, `"channels_last"` or `"channels_first"`; default from Keras config.
+    """
+
+    def __init__(self, rate, block_size=7, gamma_scale=1.0, seed=None, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+            raise ValueError(f"`rate` must be a number in [0, 1). Received: rate={rate!r}")
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise ValueError(f"`block_size` must be an integer >= 1. Received: block_size={block_size!r}")
+        if isinstance(gamma_scale, bool) or not isinstance(gamma_scale, (int, float)) or not 0 < gamma_scale <= 1:
+            raise ValueError(f"`gamma_scale` must be a number in (0, 1]. Received: gamma_scale={gamma_scale!r}")
+        self.rate = float(rate)
+        self.block_size = block_size
+        self.gamma_scale = float(gamma_scale)
+        self.seed = seed
+        self.data_format = _standardize_data_format(data_format)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0.0:
+            return inputs
+        h_axis, w_axis = _spatial_axes(self.data_format)
+        height, width = inputs.shape[h_axis], inputs.shape[w_axis]
+        if height is None or width is None:
+            raise ValueError(
+                "DropBlock2D needs the feature map's height and width when training; build the model with a fixed "
+                f"input size. Received an input of shape {tuple(inputs.shape)}."
+            )
+        kh, kw = min(self.block_size, height), min(self.block_size, width)
+        gamma = self.gamma_scale * self.rate * height * width / (kh * kw) / ((height - kh + 1) * (width - kw + 1))
+        shape = list(ops.shape(inputs))
+        shape[_channel_axis(self.data_format)] = 1
+        seeds = ops.cast(keras.random.uniform(shape, seed=self.seed_generator) < gamma, "float32")
+        # Grows each seed to a block ("same" pooling pads an even block as timm crops it).
+        blocks = ops.max_pool(seeds, (kh, kw), strides=1, padding="same", data_format=self.data_format)
+        keep = 1.0 - blocks
+        scale = ops.cast(ops.size(keep), "float32") / (ops.sum(keep) + 1e-7)
+        return inputs * ops.cast(keep * scale, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(),
+                **_attributes(self, "rate", "block_size", "gamma_scale", "seed", "data_format")}

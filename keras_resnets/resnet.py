@@ -204,6 +204,75 @@ def ECAResNet50D(**kwargs):
     return create_model("ecaresnet50d", **kwargs)
 
 
+# Anti-aliased downsampling (Zhang 2019) and GroupNorm, as timm defines them.
+_ZHANG2019 = "https://arxiv.org/abs/1904.11486"
+
+
+@_register("resnetaa50d", "resnet", dict(stem="deep", shortcut="avgpool", aa_layer="avg"), paper=_ZHANG2019, **_TORCH)
+def ResNetAA50D(**kwargs):
+    """ResNet-50-D with average-pool anti-aliasing (timm `resnetaa50d`)."""
+    return create_model("resnetaa50d", **kwargs)
+
+
+@_register("resnetblur50", "resnet", dict(aa_layer="blur"), paper=_ZHANG2019, **_TORCH)
+def ResNetBlur50(**kwargs):
+    """ResNet-50 with blur-pool anti-aliasing (timm `resnetblur50`: a binomial 3x3 filter before each stride)."""
+    return create_model("resnetblur50", **kwargs)
+
+
+@_register("resnet50_gn", "resnet", dict(norm_layer="group"), paper="https://arxiv.org/abs/1803.08494", **_TORCH)
+def ResNet50GN(**kwargs):
+    """ResNet-50 with GroupNorm (32 groups) in place of BatchNorm (timm `resnet50_gn`)."""
+    return create_model("resnet50_gn", **kwargs)
+
+
+# ResNet-RS (Bello et al. 2021), timm's definition: ResNet-D with a convolution for the stem's pool and SE 1/4.
+_BELLO2021 = "https://arxiv.org/abs/2103.07579"
+_RS = dict(stem="deep", shortcut="avgpool", replace_stem_pool=True, attn_layer="se", se_ratio=0.25)
+
+
+@_register("resnetrs50", "resnet", dict(_RS, stage_depths=(3, 4, 6, 3)), paper=_BELLO2021, **_TORCH)
+def ResNetRS50(**kwargs):
+    """ResNet-RS-50 (timm `resnetrs50`)."""
+    return create_model("resnetrs50", **kwargs)
+
+
+@_register("resnetrs101", "resnet", dict(_RS, stage_depths=(3, 4, 23, 3)), paper=_BELLO2021, **_TORCH)
+def ResNetRS101(**kwargs):
+    """ResNet-RS-101 (timm `resnetrs101`)."""
+    return create_model("resnetrs101", **kwargs)
+
+
+@_register("resnetrs152", "resnet", dict(_RS, stage_depths=(3, 8, 36, 3)), paper=_BELLO2021, **_TORCH)
+def ResNetRS152(**kwargs):
+    """ResNet-RS-152 (timm `resnetrs152`)."""
+    return create_model("resnetrs152", **kwargs)
+
+
+@_register("resnetrs200", "resnet", dict(_RS, stage_depths=(3, 24, 36, 3)), paper=_BELLO2021, **_TORCH)
+def ResNetRS200(**kwargs):
+    """ResNet-RS-200 (timm `resnetrs200`)."""
+    return create_model("resnetrs200", **kwargs)
+
+
+@_register("resnetrs270", "resnet", dict(_RS, stage_depths=(4, 29, 53, 4)), paper=_BELLO2021, **_TORCH)
+def ResNetRS270(**kwargs):
+    """ResNet-RS-270 (timm `resnetrs270`)."""
+    return create_model("resnetrs270", **kwargs)
+
+
+@_register("resnetrs350", "resnet", dict(_RS, stage_depths=(4, 36, 72, 4)), paper=_BELLO2021, **_TORCH)
+def ResNetRS350(**kwargs):
+    """ResNet-RS-350 (timm `resnetrs350`)."""
+    return create_model("resnetrs350", **kwargs)
+
+
+@_register("resnetrs420", "resnet", dict(_RS, stage_depths=(4, 44, 87, 4)), paper=_BELLO2021, **_TORCH)
+def ResNetRS420(**kwargs):
+    """ResNet-RS-420 (timm `resnetrs420`)."""
+    return create_model("resnetrs420", **kwargs)
+
+
 # ResNeXt and torchvision's wide bottleneck ResNets.
 
 

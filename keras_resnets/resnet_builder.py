@@ -16,13 +16,19 @@ from keras import layers
 from keras_resnets import _common
 from keras_resnets._common import Body, channel_axis, option
 from keras_resnets._common import check_bool, check_choice, check_fraction, check_int, check_int_sequence
-from keras_resnets.layers import StochasticDepth, ZeroPadShortcut
+from keras_resnets.layers import BlurPool2D, DropBlock2D, StochasticDepth, ZeroPadShortcut
 
 BLOCK_TYPES = ("basic", "bottleneck", "preact_basic", "preact_bottleneck")
 STEMS = ("imagenet", "deep", "cifar")
 STRIDE_POSITIONS = ("1x1", "3x3")
 SHORTCUTS = ("projection", "avgpool", "zero_pad", "none")
 ATTENTION_LAYERS = (None, "se", "eca")
+AA_LAYERS = (None, "avg", "blur")
+NORM_LAYERS = ("batch", "group")
+OUTPUT_STRIDES = (8, 16, 32)
+# timm's `drop_blocks`: DropBlock on the third stage (blocks of 5, a quarter of the seed rate) and the fourth
+# (blocks of 3, the full rate), none before.
+DROP_BLOCK_STAGES = {2: dict(block_size=5, gamma_scale=0.25), 3: dict(block_size=3, gamma_scale=1.0)}
 EXPANSION = {"basic": 1, "bottleneck": 4, "preact_basic": 1, "preact_bottleneck": 4}
 
 
@@ -55,7 +61,24 @@ class ResNetConfig:
             `SEModule`: reduction 1/16 rounded down to a multiple of 8, ReLU, sigmoid gate) or efficient channel
             attention (Wang et al. 2020; timm's `EcaModule`: a 1-D convolution across the pooled channels of
             adaptive kernel size, no bias, sigmoid gate).
-        bn_epsilon, bn_momentum: floats, the BatchNormalization settings.
+        se_ratio: float in (0, 1], the squeeze-and-excitation reduction (timm's `rd_ratio`: 1/16, ResNet-RS 1/4).
+        aa_layer: None, "avg" or "blur": anti-aliased downsampling (Zhang 2019) as timm does it. A strided
+            block convolves at stride 1 and downsamples after its activation, with a 2x2 average pool ("avg",
+            timm's `resnetaa*`) or a fixed binomial blur (`BlurPool2D`, "blur", timm's `resnetblur*`); the
+            stem's max pool becomes a 2x2 average pool ("avg") or a stride-1 max pool then the blur ("blur").
+        drop_block_rate: float, DropBlock (Ghiasi et al. 2018) after the 3x3 convolution's normalisation, on the
+            third stage (5x5 blocks, a quarter of the seed rate) and the fourth (3x3 blocks), in training only:
+            timm's `drop_block_rate` schedule.
+        output_stride: 8, 16 or 32: stages past this stride dilate their 3x3 convolutions instead of striding
+            (timm's `output_stride`, torchvision's `replace_stride_with_dilation`); every weight keeps its shape.
+        replace_stem_pool: bool, a 3x3 stride-2 convolution with normalisation and ReLU instead of the stem's max
+            pool (ResNet-RS).
+        norm_layer: "batch" or "group": BatchNormalization, or GroupNormalization of `norm_groups` groups
+            (timm's `resnet50_gn`, for small batches). The layers keep their `_bn` names either way, as timm
+            keeps `bn1`.
+        norm_groups: int, the groups of a GroupNormalization (timm's 32); it must divide every channel count.
+        bn_epsilon, bn_momentum: floats, the normalisation epsilon (BatchNorm and GroupNorm) and the
+            BatchNormalization momentum.
     """
 
     block_type: str = option("bottleneck", check_choice, allowed=BLOCK_TYPES)
@@ -73,6 +96,13 @@ class ResNetConfig:
     dropout_rate: float = option(0.0, check_fraction)
     zero_init_last_bn: bool = option(False, check_bool)
     attn_layer: object = option(None, check_choice, allowed=ATTENTION_LAYERS)
+    se_ratio: float = option(1 / 16, check_fraction, interval="(0, 1]")
+    aa_layer: object = option(None, check_choice, allowed=AA_LAYERS)
+    drop_block_rate: float = option(0.0, check_fraction)
+    output_stride: int = option(32, check_choice, allowed=OUTPUT_STRIDES)
+    replace_stem_pool: bool = option(False, check_bool)
+    norm_layer: str = option("batch", check_choice, allowed=NORM_LAYERS)
+    norm_groups: int = option(32, check_int)
     bn_epsilon: float = option(1e-5, check_fraction, interval="(0, 1)")
     bn_momentum: float = option(0.99, check_fraction)
 
@@ -89,28 +119,87 @@ class ResNetConfig:
                 "`drop_path_rate` needs residual shortcuts; a plain network "
                 f"(shortcut='none') has none. Received: drop_path_rate={self.drop_path_rate}"
             )
+        if self.aa_layer is not None and self.stride_on == "1x1" and self.block_type.endswith("bottleneck"):
+            raise ValueError(
+                "`aa_layer` moves a bottleneck's stride from its 3x3 convolution to after it; it needs "
+                f"stride_on='3x3'. Received: aa_layer={self.aa_layer!r}, stride_on='1x1'"
+            )
+        if self.replace_stem_pool and self.stem == "cifar":
+            raise ValueError("`replace_stem_pool` replaces the max pool of an 'imagenet' or 'deep' stem; the 'cifar' "
+                             "stem has none. Received: replace_stem_pool=True, stem='cifar'")
+        full_stride = _stem_reduction(self) * math.prod(self.stage_strides)
+        if self.output_stride < 32 and self.output_stride >= full_stride:
+            raise ValueError(
+                f"`output_stride` below 32 dilates the stages past that stride, but this network's stride is "
+                f"{full_stride} (stem {self.stem!r}, stage_strides={self.stage_strides}). Received: "
+                f"output_stride={self.output_stride}"
+            )
+        if self.norm_layer == "group":
+            _check_groups(self)
+
+
+def _stem_reduction(cfg):
+    """The stride of the stem's output: 4 after an ImageNet / deep stem and its pool, 1 after a CIFAR stem."""
+    return 1 if cfg.stem == "cifar" else 4
+
+
+def _check_groups(cfg):
+    """`norm_groups` divides the channels of every normalisation layer the config builds."""
+    expansion = EXPANSION[cfg.block_type]
+    channels = {cfg.stem_width}
+    if cfg.stem == "deep":
+        channels.add(cfg.stem_width // 2)
+    for width in cfg.stage_widths:
+        inner = _bottleneck_width(width, cfg) if expansion == 4 else width
+        channels.update({inner, expansion * width})
+    bad = sorted(c for c in channels if c % cfg.norm_groups)
+    if bad:
+        raise ValueError(
+            f"`norm_groups` must divide the channels of every normalisation layer; {bad} are not multiples of "
+            f"{cfg.norm_groups}. Received: norm_groups={cfg.norm_groups}, stage_widths={cfg.stage_widths}, "
+            f"stem_width={cfg.stem_width}"
+        )
 
 
 RESNET_DEFAULTS = dataclasses.asdict(ResNetConfig())
 
 
-def _conv(x, filters, kernel, cfg, *, name, strides=1, groups=1):
-    return _common.conv2d(x, filters, kernel, name=name, strides=strides, groups=groups, use_bias=cfg.use_bias)
+def _conv(x, filters, kernel, cfg, *, name, strides=1, groups=1, dilation=1):
+    return _common.conv2d(x, filters, kernel, name=name, strides=strides, groups=groups, use_bias=cfg.use_bias,
+                          dilation=dilation)
 
 
 def _bn(x, prefix, cfg, *, last=False):
-    """`{prefix}_bn`; a branch's `last` BatchNorm starts at gamma 0 with `zero_init_last_bn`."""
+    """`{prefix}_bn` (BatchNorm or GroupNorm); a branch's `last` one starts at gamma 0 with `zero_init_last_bn`."""
+    zero_gamma = last and cfg.zero_init_last_bn
+    if cfg.norm_layer == "group":
+        return layers.GroupNormalization(
+            groups=cfg.norm_groups,
+            axis=channel_axis(),
+            epsilon=cfg.bn_epsilon,
+            gamma_initializer="zeros" if zero_gamma else "ones",
+            name=f"{prefix}_bn",
+        )(x)
     return _common.batch_norm(
-        x,
-        name=f"{prefix}_bn",
-        epsilon=cfg.bn_epsilon,
-        momentum=cfg.bn_momentum,
-        zero_gamma=last and cfg.zero_init_last_bn,
+        x, name=f"{prefix}_bn", epsilon=cfg.bn_epsilon, momentum=cfg.bn_momentum, zero_gamma=zero_gamma
     )
 
 
-def _bn_relu(x, prefix, cfg):
-    return _common.bn_relu(x, prefix, epsilon=cfg.bn_epsilon, momentum=cfg.bn_momentum)
+def _bn_relu(x, prefix, cfg, *, drop_block=None):
+    """Normalisation, DropBlock where `drop_block` (its arguments) says, then ReLU: `{prefix}_bn`, `_relu`."""
+    x = _bn(x, prefix, cfg)
+    if drop_block is not None:
+        x = DropBlock2D(cfg.drop_block_rate, name=f"{prefix}_drop_block", **drop_block)(x)
+    return layers.Activation("relu", name=f"{prefix}_relu")(x)
+
+
+def _anti_alias(x, cfg, *, name, stride):
+    """`cfg.aa_layer`'s downsampling by `stride` (`{name}_aa`): timm's `create_aa`."""
+    if cfg.aa_layer == "blur":
+        return BlurPool2D(3, strides=stride, name=f"{name}_aa")(x)
+    if stride == 1:  # timm's AvgPool2d(1): the identity
+        return x
+    return layers.AveragePooling2D(stride, strides=stride, name=f"{name}_aa")(x)
 
 
 def _relu(x, name):
@@ -122,8 +211,9 @@ def _dropout(x, cfg, name):
     return layers.Dropout(cfg.dropout_rate, name=f"{name}_dropout")(x) if cfg.dropout_rate > 0 else x
 
 
-def apply_shortcut(x, filters, *, stride, cfg, name, batch_norm=True):
-    """The shortcut of a block whose input `x` must become `filters` channels at `stride`."""
+def apply_shortcut(x, filters, *, stride, cfg, name, batch_norm=True, dilation=1):
+    """The shortcut of a block whose input `x` must become `filters` channels at `stride` (in a stage dilated
+    by `dilation`)."""
     in_filters = x.shape[channel_axis()]
     if stride == 1 and in_filters == filters:
         return x
@@ -132,6 +222,10 @@ def apply_shortcut(x, filters, *, stride, cfg, name, batch_norm=True):
     if cfg.shortcut == "avgpool":
         if stride > 1:
             x = layers.AveragePooling2D(stride, strides=stride, padding="same", name=f"{name}_0_pool")(x)
+        elif dilation > 1:
+            # timm's AvgPool2dSame(2, 1): zero padding right and below, counted in the average.
+            x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_0_pad")(x)
+            x = layers.AveragePooling2D(2, strides=1, name=f"{name}_0_pool")(x)
         stride = 1
     # keras.applications: 1x1 conv with the network's bias setting, then BN.
     x = layers.Conv2D(
@@ -157,9 +251,9 @@ def _merge(x, shortcut, cfg, *, name, drop_rate, activate=True):
     return _relu(x, f"{name}_out")
 
 
-def se_channels(channels):
-    """timm's SEModule reduction: `make_divisible(channels / 16, 8, round_limit=0)`."""
-    return max(8, int(channels / 16 + 4) // 8 * 8)
+def se_channels(channels, ratio=1 / 16):
+    """timm's SEModule reduction: `make_divisible(channels * ratio, 8, round_limit=0)`."""
+    return max(8, int(channels * ratio + 4) // 8 * 8)
 
 
 def eca_kernel_size(channels, gamma=2, beta=1):
@@ -176,7 +270,7 @@ def _channel_attention(x, cfg, name):
     channels = x.shape[axis]
     if cfg.attn_layer == "se":
         gate = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_squeeze")(x)
-        gate = layers.Conv2D(se_channels(channels), 1, name=f"{name}_se_reduce")(gate)
+        gate = layers.Conv2D(se_channels(channels, cfg.se_ratio), 1, name=f"{name}_se_reduce")(gate)
         gate = layers.Activation("relu", name=f"{name}_se_relu")(gate)
         gate = layers.Conv2D(channels, 1, name=f"{name}_se_expand")(gate)
         gate = layers.Activation("sigmoid", name=f"{name}_se_gate")(gate)
@@ -195,36 +289,63 @@ def _bottleneck_width(width, cfg):
     return int(width * cfg.width_per_group / 64) * cfg.groups
 
 
-def _bottleneck_convs(x, width, *, stride, cfg, name):
+def _strided_conv(x, filters, *, stride, cfg, name, groups=1, dilation=1, first_dilation=1, drop_block=None):
+    """A block's (grouped) 3x3 convolution `{name}_1`/`_2` that carries its stride, with normalisation and ReLU.
+
+    With `aa_layer` it convolves at stride 1 and the anti-aliasing layer downsamples after the ReLU (also, as
+    timm, where the dilation changes); in a stage's first block `first_dilation` is the previous stage's.
+    """
+    use_aa = cfg.aa_layer is not None and (stride > 1 or first_dilation != dilation)
+    x = _conv(x, filters, 3, cfg, name=name, strides=1 if use_aa else stride, groups=groups, dilation=first_dilation)
+    x = _bn_relu(x, name, cfg, drop_block=drop_block)
+    return _anti_alias(x, cfg, name=name, stride=stride) if use_aa else x
+
+
+def _bottleneck_convs(x, width, *, stride, cfg, name, dilation=1, first_dilation=1, drop_block=None):
     """A bottleneck's 1x1 reduce and 3x3 (grouped, `stride_on` strided) convs with BN-ReLU, to its last conv."""
     inner = _bottleneck_width(width, cfg)
     s1, s3 = (stride, 1) if cfg.stride_on == "1x1" else (1, stride)
     x = _bn_relu(_conv(x, inner, 1, cfg, name=f"{name}_1", strides=s1), f"{name}_1", cfg)
-    x = _bn_relu(_conv(x, inner, 3, cfg, name=f"{name}_2", strides=s3, groups=cfg.groups), f"{name}_2", cfg)
+    x = _strided_conv(x, inner, stride=s3, cfg=cfg, name=f"{name}_2", groups=cfg.groups, dilation=dilation,
+                      first_dilation=first_dilation, drop_block=drop_block)
     return _conv(_dropout(x, cfg, name), 4 * width, 1, cfg, name=f"{name}_3")
 
 
-def _basic_convs(x, width, *, stride, cfg, name):
+def _basic_convs(x, width, *, stride, cfg, name, dilation=1, first_dilation=1, drop_block=None):
     """A basic block's two 3x3 convs, BN-ReLU between them, to its last conv."""
-    x = _bn_relu(_conv(x, width, 3, cfg, name=f"{name}_1", strides=stride), f"{name}_1", cfg)
-    return _conv(_dropout(x, cfg, name), width, 3, cfg, name=f"{name}_2")
+    x = _strided_conv(x, width, stride=stride, cfg=cfg, name=f"{name}_1", dilation=dilation,
+                      first_dilation=first_dilation, drop_block=drop_block)
+    return _conv(_dropout(x, cfg, name), width, 3, cfg, name=f"{name}_2", dilation=dilation)
 
 
-def apply_basic_block(x, width, *, stride=1, cfg, name, drop_rate=0.0):
-    """Two 3x3 convs (He et al. 2015, Fig. 2 left); output `width` channels."""
-    shortcut = None if cfg.shortcut == "none" else apply_shortcut(x, width, stride=stride, cfg=cfg, name=name)
-    x = _bn(_basic_convs(x, width, stride=stride, cfg=cfg, name=name), f"{name}_2", cfg, last=True)
+def apply_basic_block(x, width, *, stride=1, cfg, name, drop_rate=0.0, dilation=1, first_dilation=None,
+                      drop_block=None):
+    """Two 3x3 convs (He et al. 2015, Fig. 2 left); output `width` channels.
+
+    `dilation` dilates the 3x3 convs (`first_dilation` the first, default the same), `drop_block` is the
+    `DropBlock2D` arguments after the first one's normalisation (None for none).
+    """
+    convs = dict(dilation=dilation, first_dilation=first_dilation or dilation, drop_block=drop_block)
+    shortcut = None if cfg.shortcut == "none" else apply_shortcut(x, width, stride=stride, cfg=cfg, name=name,
+                                                                  dilation=dilation)
+    x = _bn(_basic_convs(x, width, stride=stride, cfg=cfg, name=name, **convs), f"{name}_2", cfg, last=True)
     return _merge(_channel_attention(x, cfg, name), shortcut, cfg, name=name, drop_rate=drop_rate)
 
 
-def apply_bottleneck_block(x, width, *, stride=1, cfg, name, drop_rate=0.0):
-    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand to `4 * width` (He et al. 2015, Fig. 5)."""
-    shortcut = None if cfg.shortcut == "none" else apply_shortcut(x, 4 * width, stride=stride, cfg=cfg, name=name)
-    x = _bn(_bottleneck_convs(x, width, stride=stride, cfg=cfg, name=name), f"{name}_3", cfg, last=True)
+def apply_bottleneck_block(x, width, *, stride=1, cfg, name, drop_rate=0.0, dilation=1, first_dilation=None,
+                           drop_block=None):
+    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand to `4 * width` (He et al. 2015, Fig. 5).
+
+    `dilation`, `first_dilation` and `drop_block` act on the 3x3 conv, as in `apply_basic_block`.
+    """
+    convs = dict(dilation=dilation, first_dilation=first_dilation or dilation, drop_block=drop_block)
+    shortcut = None if cfg.shortcut == "none" else apply_shortcut(x, 4 * width, stride=stride, cfg=cfg, name=name,
+                                                                  dilation=dilation)
+    x = _bn(_bottleneck_convs(x, width, stride=stride, cfg=cfg, name=name, **convs), f"{name}_3", cfg, last=True)
     return _merge(_channel_attention(x, cfg, name), shortcut, cfg, name=name, drop_rate=drop_rate)
 
 
-def _preact_shortcut(x, preact, filters, *, stride, cfg, name):
+def _preact_shortcut(x, preact, filters, *, stride, cfg, name, dilation):
     # He et al. 2016: a projection shortcut takes the pre-activated input (no BN after it).
     if cfg.shortcut == "none":
         return None
@@ -232,22 +353,26 @@ def _preact_shortcut(x, preact, filters, *, stride, cfg, name):
     if stride == 1 and in_filters == filters:
         return x
     source = x if cfg.shortcut == "zero_pad" else preact
-    return apply_shortcut(source, filters, stride=stride, cfg=cfg, name=name, batch_norm=False)
+    return apply_shortcut(source, filters, stride=stride, cfg=cfg, name=name, batch_norm=False, dilation=dilation)
 
 
-def apply_preact_basic_block(x, width, *, stride=1, cfg, name, drop_rate=0.0):
+def apply_preact_basic_block(x, width, *, stride=1, cfg, name, drop_rate=0.0, dilation=1, first_dilation=None,
+                             drop_block=None):
     """BN-ReLU-conv3x3, BN-ReLU-conv3x3, identity added after (He et al. 2016, Fig. 1b)."""
+    convs = dict(dilation=dilation, first_dilation=first_dilation or dilation, drop_block=drop_block)
     preact = _bn_relu(x, f"{name}_preact", cfg)
-    shortcut = _preact_shortcut(x, preact, width, stride=stride, cfg=cfg, name=name)
-    x = _basic_convs(preact, width, stride=stride, cfg=cfg, name=name)
+    shortcut = _preact_shortcut(x, preact, width, stride=stride, cfg=cfg, name=name, dilation=dilation)
+    x = _basic_convs(preact, width, stride=stride, cfg=cfg, name=name, **convs)
     return _merge(_channel_attention(x, cfg, name), shortcut, cfg, name=name, drop_rate=drop_rate, activate=False)
 
 
-def apply_preact_bottleneck_block(x, width, *, stride=1, cfg, name, drop_rate=0.0):
+def apply_preact_bottleneck_block(x, width, *, stride=1, cfg, name, drop_rate=0.0, dilation=1, first_dilation=None,
+                                  drop_block=None):
     """Pre-activation bottleneck: BN-ReLU-1x1, BN-ReLU-3x3, BN-ReLU-1x1 (He et al. 2016)."""
+    convs = dict(dilation=dilation, first_dilation=first_dilation or dilation, drop_block=drop_block)
     preact = _bn_relu(x, f"{name}_preact", cfg)
-    shortcut = _preact_shortcut(x, preact, 4 * width, stride=stride, cfg=cfg, name=name)
-    x = _bottleneck_convs(preact, width, stride=stride, cfg=cfg, name=name)
+    shortcut = _preact_shortcut(x, preact, 4 * width, stride=stride, cfg=cfg, name=name, dilation=dilation)
+    x = _bottleneck_convs(preact, width, stride=stride, cfg=cfg, name=name, **convs)
     return _merge(_channel_attention(x, cfg, name), shortcut, cfg, name=name, drop_rate=drop_rate, activate=False)
 
 
@@ -259,8 +384,9 @@ BLOCKS = {
 }
 
 
-def apply_stem(x, cfg):
-    """The input stem; pre-activation networks leave the stem's last conv un-normalized."""
+def _apply_stem_convs(x, cfg):
+    """The stem's convolutions: the stride-2 feature map (stride 1 for "cifar"); pre-activation networks leave
+    the last conv un-normalized."""
     preact = cfg.block_type.startswith("preact")
     width = cfg.stem_width
     if cfg.stem == "cifar":
@@ -268,35 +394,95 @@ def apply_stem(x, cfg):
         return x if preact else _bn_relu(x, "conv1", cfg)
     if cfg.stem == "imagenet":
         x = _conv(x, width, 7, cfg, name="conv1", strides=2)
-        if not preact:
-            x = _bn_relu(x, "conv1", cfg)
-    else:  # "deep": ResNet-C / ResNet-D stem, three 3x3 convs (width/2, width/2, width).
-        for i, (filters, stride) in enumerate(((width // 2, 2), (width // 2, 1), (width, 1)), start=1):
-            x = _conv(x, filters, 3, cfg, name=f"conv1_{i}", strides=stride)
-            if i < 3 or not preact:
-                x = _bn_relu(x, f"conv1_{i}", cfg)
+        return x if preact else _bn_relu(x, "conv1", cfg)
+    # "deep": ResNet-C / ResNet-D stem, three 3x3 convs (width/2, width/2, width).
+    for i, (filters, stride) in enumerate(((width // 2, 2), (width // 2, 1), (width, 1)), start=1):
+        x = _conv(x, filters, 3, cfg, name=f"conv1_{i}", strides=stride)
+        if i < 3 or not preact:
+            x = _bn_relu(x, f"conv1_{i}", cfg)
+    return x
+
+
+def _apply_stem_pool(x, cfg):
+    """The stem's stride-2 pooling (`pool1_*`), after `_apply_stem_convs`; none after a "cifar" stem."""
+    if cfg.stem == "cifar":
+        return x
+    if cfg.replace_stem_pool:  # ResNet-RS: a 3x3 stride-2 conv, (anti-aliasing,) normalisation and ReLU
+        x = _conv(x, x.shape[channel_axis()], 3, cfg, name="pool1", strides=1 if cfg.aa_layer else 2)
+        if cfg.aa_layer:
+            x = _anti_alias(x, cfg, name="pool1", stride=2)
+        return _bn_relu(x, "pool1", cfg)
+    if cfg.aa_layer == "avg":  # timm: AvgPool2d(2) in place of the max pool
+        return layers.AveragePooling2D(2, name="pool1_pool")(x)
+    if cfg.aa_layer == "blur":  # timm: a stride-1 max pool, then the blur downsamples
+        x = layers.MaxPooling2D(3, strides=1, padding="same", name="pool1_pool")(x)
+        return _anti_alias(x, cfg, name="pool1", stride=2)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 
+def apply_stem(x, cfg):
+    """The input stem: its convolutions, then (but for "cifar") its stride-2 pooling."""
+    return _apply_stem_pool(_apply_stem_convs(x, cfg), cfg)
+
+
+def _drop_block(cfg, stage):
+    """The `DropBlock2D` arguments of stage index `stage`, or None (timm's `drop_blocks`)."""
+    if cfg.drop_block_rate == 0 or stage not in DROP_BLOCK_STAGES:
+        return None
+    return DROP_BLOCK_STAGES[stage]
+
+
 def apply_stages(x, cfg):
-    """The stages of blocks after the stem, and the stage outputs (`stage1`, ...)."""
+    """The stages of blocks after the stem: the output, the stage outputs (`stage1`, ...) and their strides.
+
+    Past `output_stride`, a stage dilates its 3x3 convs by its stride instead of striding (timm's `make_blocks`).
+    """
     block_fn = BLOCKS[cfg.block_type]
     total = sum(cfg.stage_depths)
-    features, index = {}, 0
+    features, reductions, index = {}, {}, 0
+    net_stride = _stem_reduction(cfg)
+    dilation = previous_dilation = 1
     for s, (depth, width, stride) in enumerate(zip(cfg.stage_depths, cfg.stage_widths, cfg.stage_strides)):
+        if net_stride >= cfg.output_stride:
+            dilation *= stride
+            stride = 1
+        else:
+            net_stride *= stride
         for b in range(depth):
             rate = cfg.drop_path_rate * index / max(total - 1, 1)
             x = block_fn(x, width, stride=stride if b == 0 else 1, cfg=cfg, name=f"conv{s + 2}_block{b + 1}",
-                         drop_rate=rate)
+                         drop_rate=rate, dilation=dilation, first_dilation=previous_dilation,
+                         drop_block=_drop_block(cfg, s))
+            previous_dilation = dilation
             index += 1
         if cfg.block_type.startswith("preact") and s == len(cfg.stage_depths) - 1:
             x = _bn_relu(x, "post", cfg)
         features[f"stage{s + 1}"] = x
-    return x, features
+        reductions[f"stage{s + 1}"] = net_stride
+    return x, features, reductions
+
+
+def _check_even_maps(x, cfg):
+    """Average-pool anti-aliasing floors an odd map where the shortcut rounds up (timm fails there too)."""
+    spatial = x.shape[1:3] if channel_axis() == -1 else x.shape[2:4]
+    stride = _stem_reduction(cfg) * math.prod(cfg.stage_strides)
+    if cfg.aa_layer == "avg" and any(side is not None and side % stride for side in spatial):
+        raise ValueError(
+            f"aa_layer='avg' needs every strided feature map even: input sides that are multiples of {stride}. "
+            f"Received: input size {tuple(spatial)}"
+        )
+
+
+def _body(x, cfg):
+    _check_even_maps(x, cfg)
+    stem = _apply_stem_convs(x, cfg)
+    x, features, reductions = apply_stages(_apply_stem_pool(stem, cfg), cfg)
+    stem_reduction = 1 if cfg.stem == "cifar" else 2
+    return Body(x, {"stem": stem, **features}, reductions={"stem": stem_reduction, **reductions})
 
 
 def build_resnet(*, spec, config, **common):
     """Builds the variant `spec` with the `ResNetConfig` fields `config` and the `build_classifier` arguments."""
     cfg = ResNetConfig(**config)  # checks every field before any layer is made
-    return _common.build_classifier(lambda x: Body(*apply_stages(apply_stem(x, cfg), cfg)), spec=spec, **common)
+    return _common.build_classifier(lambda x: _body(x, cfg), spec=spec, **common)

@@ -11,6 +11,7 @@ Reference: [Identity Mappings in Deep Residual Networks](https://arxiv.org/abs/1
 """
 
 import dataclasses
+import math
 
 from keras import layers
 
@@ -74,8 +75,12 @@ def apply_preact_block_v2(x, filters, *, stride=1, conv_shortcut=False, name, mo
 
 
 def _apply_stem(x):
+    """keras.applications' stem convolution (the stride-2 map, not normalized: pre-activation)."""
     x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
-    x = layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
+    return layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
+
+
+def _apply_stem_pool(x):
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
@@ -105,7 +110,16 @@ def _apply_stages(x, cfg):
 def build_resnet_v2(*, spec, config, **common):
     """Builds the variant `spec` with the `ResNetV2Config` fields `config` and the `build_classifier` arguments."""
     cfg = ResNetV2Config(**config)  # checks every field before any layer is made
-    return _common.build_classifier(lambda x: Body(*_apply_stages(_apply_stem(x), cfg)), spec=spec, **common)
+
+    def body(x):
+        stem = _apply_stem(x)
+        x, features = _apply_stages(_apply_stem_pool(stem), cfg)
+        # A stage strides its last block: stage s outputs at 4 times the strides of stages 1..s.
+        reductions = {"stem": 2, **{f"stage{s + 1}": 4 * math.prod(cfg.stage_strides[: s + 1])
+                                    for s in range(len(cfg.stage_strides))}}
+        return Body(x, {"stem": stem, **features}, reductions=reductions)
+
+    return _common.build_classifier(body, spec=spec, **common)
 
 
 def _register(name, depths, keras_name):

@@ -1,6 +1,6 @@
-"""Prints the README's model table (Markdown) from the registry: names, factories, parameter counts.
+"""Prints docs/models.md (Markdown) from the registry: every variant's name, factory, parameter counts, weights.
 
-Usage: python scripts/model_table.py > /tmp/table.md
+Usage: python scripts/model_table.py > docs/models.md
 """
 
 import os
@@ -26,7 +26,22 @@ def timm_tag_counts():
     return counts
 
 
+HEADER = """# Models
+
+Every registered variant (`keras_resnets.list_models()`), regenerated with `python scripts/model_table.py >
+docs/models.md`. Counts at the default head (1000 classes for ImageNet models, 10 for CIFAR models); "total" is
+`count_params()` (with BatchNorm moving statistics). All trainable counts match keras.applications,
+torchvision/timm or the papers where those publish one (`tests/test_counts.py` asserts every number; the
+published figures and their sources are in [reference.md](reference.md)). The CIFAR Residual Attention counts
+are our definition's: the paper reports 1.9M / 5.1M / 8.6M without an exact architecture. "Pretrained weights":
+`weights="imagenet"` files and the timm tags that load into the variant as registered
+(`keras_resnets.list_pretrained(source="all")`; [pretrained.md](pretrained.md) lists every tag with its licence
+and top-1, and the timm architectures that are a variant with fields set, such as `resnet18d`).
+"""
+
+
 def main():
+    print(HEADER)
     print(
         "| registry name | factory | family | input | preprocessing | params (total) | trainable | pretrained weights |"
     )

@@ -96,10 +96,11 @@ def _randomized_timm(timm, name, x, **kwargs):
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                n = module.num_features
+            if isinstance(module, (torch.nn.BatchNorm2d, torch.nn.GroupNorm)):
+                n = module.weight.shape[0]
                 module.weight.copy_(torch.rand(n, generator=generator) * 0.5 + 0.5)
                 module.bias.copy_(torch.randn(n, generator=generator) * 0.1)
+            if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
                 module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
         # A residual branch's last BatchNorm (timm zero-initialises it) at gamma 0.1-0.2, as in trained ResNets:
@@ -170,12 +171,22 @@ FAST = [
     ("wide_resnet50_2", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
     ("seresnext50_32x4d", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
     ("ecaresnet50d", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
+    ("resnetaa50d", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
+    ("resnetblur50", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
+    ("resnet50_gn", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
+    ("resnetrs50", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
+    # Dilated last stages: the weights keep their shapes, the features their size.
+    ("resnet50d", dict(layers=(1, 2, 1, 2), output_stride=8), dict(stage_depths=(1, 2, 1, 2), output_stride=8)),
+    ("resnet18", dict(output_stride=16), dict(output_stride=16)),
+    ("resnetblur50", dict(layers=(1, 1, 1, 2), output_stride=16), dict(stage_depths=(1, 1, 1, 2), output_stride=16)),
     ("densenet121", dict(block_config=(2, 2, 2, 2)), dict(block_depths=(2, 2, 2, 2))),
 ]
 SLOW = [name for name in TIMM_VARIANTS if name not in ("resnet18", "resnet26d", "densenet121")]  # full size by default
 
 
-@pytest.mark.parametrize("timm_name, timm_kwargs, our_kwargs", FAST, ids=[row[0] for row in FAST])
+@pytest.mark.parametrize("timm_name, timm_kwargs, our_kwargs", FAST,
+                         ids=[row[0] + (f"-os{row[1]['output_stride']}" if "output_stride" in row[1] else "")
+                              for row in FAST])
 def test_parity_small(tmp_path, timm_name, timm_kwargs, our_kwargs):
     _check_parity(tmp_path, timm_name, timm_kwargs=timm_kwargs, our_kwargs=our_kwargs)
 
@@ -189,6 +200,26 @@ def test_parity_odd_feature_maps(tmp_path, timm_name):
     """72x72 inputs: stride-2 convolutions, ResNet-D's average pools and DenseNet's transitions meet 9x9 and 5x5
     maps, where PyTorch's symmetric padding / ceil_mode pooling and Keras' must still agree."""
     _check_parity(tmp_path, timm_name, size=72)
+
+
+ODD = [
+    ("resnetblur50", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
+    ("resnetrs50", dict(layers=(1, 1, 1, 1)), dict(stage_depths=(1, 1, 1, 1))),
+    ("resnet50d", dict(layers=(1, 1, 1, 1), output_stride=8), dict(stage_depths=(1, 1, 1, 1), output_stride=8)),
+]
+
+
+@pytest.mark.parametrize("timm_name, timm_kwargs, our_kwargs", ODD, ids=[row[0] for row in ODD])
+def test_parity_odd_feature_maps_of_each_option(tmp_path, timm_name, timm_kwargs, our_kwargs):
+    """72x72: the blur's padding, ResNet-RS's stem conv and the dilated shortcut's 'same' average pool on 9x9
+    and 5x5 maps (average-pool anti-aliasing needs even maps, in timm as here: test_families)."""
+    _check_parity(tmp_path, timm_name, timm_kwargs=timm_kwargs, our_kwargs=our_kwargs, size=72)
+
+
+def test_parity_average_pool_anti_aliasing_with_the_imagenet_stem(tmp_path):
+    """timm's `resnetaa50`: the 7x7 stem with a 2x2 average pool in place of the max pool."""
+    _check_parity(tmp_path, "resnetaa50", timm_kwargs=dict(layers=(1, 1, 1, 1)),
+                  our_kwargs=dict(stage_depths=(1, 1, 1, 1)))
 
 
 def test_parity_with_our_preprocessing(tmp_path):

@@ -58,6 +58,18 @@ EXPECTED = {
     "seresnet50": (28141144, 28088024),
     "seresnext101_32x4d": (49093272, 48955416),
     "seresnext50_32x4d": (27628120, 27559896),
+    # Anti-aliasing, GroupNorm and ResNet-RS: trainable and BN statistics equal timm 1.0.31's resnetaa50d /
+    # resnetblur50 / resnet50_gn / resnetrs50-420 (docs/reference.md; GroupNorm keeps no statistics).
+    "resnet50_gn": (25557032, 25557032),
+    "resnetaa50d": (25629512, 25576264),
+    "resnetblur50": (25610152, 25557032),
+    "resnetrs101": (63724296, 63618696),
+    "resnetrs152": (86773256, 86621576),
+    "resnetrs200": (93386248, 93209992),
+    "resnetrs270": (130104520, 129861448),
+    "resnetrs350": (164268360, 163956168),
+    "resnetrs420": (192262216, 191891656),
+    "resnetrs50": (35745288, 35691912),
     # Wide ResNets: trainable and BN statistics both equal torchvision's wide_resnet50_2 / 101_2 and the
     # WRN-d-k of xternalz/WideResNet-pytorch (the paper's 36.5M for WRN-28-10), counted with torch 2.13.
     "wide_resnet101_2": (127024552, 126886696),

@@ -15,7 +15,7 @@ from keras_resnets import export
 from keras_resnets import tool_io
 from keras_resnets.export import formats
 from tests.real_data import load_sample
-from tests.test_folding import ALL_FOLDED
+from tests.test_folding import ALL_FOLDED, NO_BATCH_NORM
 from tests.tiny_models import TINY
 from tests.tiny_models import build as build_tiny
 
@@ -98,6 +98,8 @@ def test_saved_model_and_float32_parity(tmp_path, label):
     batch_norm = meta["batch_norm"]
     if label in ALL_FOLDED:
         assert batch_norm["folded_in_saved_model"] == batch_norm["in_model"] > 0
+    elif label in NO_BATCH_NORM:
+        assert batch_norm["folded_in_saved_model"] == batch_norm["in_model"] == 0
     elif label == "densenet_memory_efficient":  # the stem's folds; the dense layers keep theirs inside DenseLayer
         assert batch_norm["folded_in_saved_model"] == batch_norm["in_model"] == 1
     else:  # pre-activation units and DenseNet concatenations keep some

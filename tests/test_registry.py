@@ -87,7 +87,7 @@ def test_each_factory_is_a_def_in_its_family_module_that_builds_its_variant(monk
 
 def test_public_names_are_unchanged():
     factories = sorted(keras_resnets.FACTORIES)
-    assert factories == sorted(set(keras_resnets.__all__) - set(API)) and len(factories) == 61
+    assert factories == sorted(set(keras_resnets.__all__) - set(API)) and len(factories) == 71
     assert keras_resnets.__all__[: len(API)] == API and keras_resnets.__all__[len(API) :] == factories
     for name in keras_resnets.__all__:
         assert getattr(keras_resnets, name) is not None, name
@@ -174,3 +174,18 @@ def test_channels_first_builds_with_the_same_counts():
             if data_format == "channels_first":
                 assert model.get_layer("preprocessing").data_format == "channels_first"
     assert all(a == b for a, b in counts.values()), counts
+
+
+def test_models_doc_lists_every_variant_with_its_asserted_counts():
+    """docs/models.md (`python scripts/model_table.py > docs/models.md`) is current: one row per registered variant,
+    with the counts tests/test_counts.py asserts."""
+    import pathlib
+
+    from tests.test_counts import EXPECTED
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line.split("|") for line in text.splitlines() if line.startswith("| `")}
+    assert sorted(rows) == keras_resnets.list_models()
+    for name, row in rows.items():
+        if name in EXPECTED:
+            assert (int(row[6].replace(",", "")), int(row[7].replace(",", ""))) == EXPECTED[name], name

@@ -20,6 +20,19 @@ TINY = {
                   (32, 32, 3)),
     "resnet_eca_preact": ("preact_resnet164", dict(stage_depths=(1, 1, 1), stage_widths=(4, 4, 8), stem_width=4,
                                                    attn_layer="eca"), (16, 16, 3)),
+    "resnet_blur_dilated_drop_block": (
+        "resnetblur50",
+        dict(stage_depths=(1, 1, 1, 1), stage_widths=(4, 4, 8, 8), stem_width=8, output_stride=16,
+             drop_block_rate=0.2),
+        (32, 32, 3),
+    ),
+    "resnet_aa_group_norm": (
+        "resnetaa50d",
+        dict(stage_depths=(1, 1, 1, 1), stage_widths=(4, 4, 8, 8), stem_width=8, norm_layer="group", norm_groups=4),
+        (32, 32, 3),
+    ),
+    "resnet_rs": ("resnetrs50", dict(stage_depths=(1, 1, 1, 1), stage_widths=(8, 8, 16, 16), stem_width=8),
+                  (32, 32, 3)),
     "resnext": (
         "resnext50_32x4d",
         dict(stage_depths=(1, 1, 1, 1), stage_widths=(8, 8, 8, 8), groups=4, width_per_group=8, stem_width=8),

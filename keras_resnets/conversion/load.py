@@ -101,10 +101,12 @@ def checkpoint_keys(model):
             "keras_resnets.conversion.TIMM_VARIANTS."
         )
     _check_architecture(family, layers_by_name)
-    avg_down = any(layer.name.endswith("_0_pool") for layer in model._flatten_layers(include_self=False))
+    names = {layer.name for layer in model._flatten_layers(include_self=False)}
+    avg_down = any(name.endswith("_0_pool") for name in names)
+    stem_aa = "pool1_aa" in names
     rows = []
     for layer, variables in found:
-        prefix = (timm_names.resnet_prefix(layer.name, avg_down=avg_down) if family == "resnet"
+        prefix = (timm_names.resnet_prefix(layer.name, avg_down=avg_down, stem_aa=stem_aa) if family == "resnet"
                   else timm_names.densenet_prefix(layer.name))
         for name, variable in variables.items():
             rows.append((layer, name, variable, f"{prefix}.{_TORCH_NAMES.get(name, name)}" if prefix else None))

@@ -15,6 +15,11 @@ Layer names, ours -> timm / torchvision ResNet:
 - the shortcut's `conv{s}_block{b}_0_conv` / `_0_bn` -> `downsample.0` / `.1`; ResNet-D's -> `downsample.1` / `.2`
   (timm keeps the average pool, an `Identity` where the stride is 1, at `downsample.0`).
 - `predictions` -> `fc`.
+- channel attention `conv{s}_block{b}_se_reduce` / `_se_expand` / `_eca_conv` -> `layer{s-1}.{b-1}.se.fc1` /
+  `.fc2` / `.conv`.
+- ResNet-RS's stem convolution in place of the max pool, `pool1_conv` / `pool1_bn` -> `maxpool.0` / `.1`
+  (`.2` when an anti-aliasing layer sits at `maxpool.1`). GroupNorm layers keep the `_bn` names, as timm `bn1`.
+- anti-aliasing layers, DropBlock and dilation hold no tensors.
 
 Ours -> timm / torchvision DenseNet:
 - `conv1_conv`, `conv1_bn` -> `features.conv0`, `features.norm0`; `bn` -> `features.norm5`.
@@ -54,6 +59,18 @@ TIMM_VARIANTS = {
     "seresnext50_32x4d": ("seresnext50_32x4d", {}),
     "seresnext101_32x4d": ("seresnext101_32x4d", {}),
     "ecaresnet50d": ("ecaresnet50d", {}),
+    "resnetaa50": ("resnetaa50d", dict(stem="imagenet", shortcut="projection")),
+    "resnetaa50d": ("resnetaa50d", {}),
+    "resnetaa101d": ("resnetaa50d", dict(stage_depths=(3, 4, 23, 3))),
+    "resnetblur50": ("resnetblur50", {}),
+    "resnet50_gn": ("resnet50_gn", {}),
+    "resnetrs50": ("resnetrs50", {}),
+    "resnetrs101": ("resnetrs101", {}),
+    "resnetrs152": ("resnetrs152", {}),
+    "resnetrs200": ("resnetrs200", {}),
+    "resnetrs270": ("resnetrs270", {}),
+    "resnetrs350": ("resnetrs350", {}),
+    "resnetrs420": ("resnetrs420", {}),
     "densenet121": ("densenet121", {}),
     "densenet161": ("densenet161", {}),
     "densenet169": ("densenet169", {}),
@@ -88,16 +105,19 @@ def detect_family(layer_names):
     return None
 
 
-def resnet_prefix(name, *, avg_down):
+def resnet_prefix(name, *, avg_down, stem_aa=False):
     """The timm / torchvision ResNet module that holds our layer `name`'s tensors, or None.
 
     Args:
         name: str, one of our layer names.
         avg_down: bool, whether the model's shortcuts are ResNet-D's (average pool, then 1x1 conv): timm keeps
             the pool at `downsample.0` (an `Identity` where the stride is 1), so the conv and BN move up one.
+        stem_aa: bool, whether an anti-aliasing layer follows ResNet-RS's stem convolution (`maxpool.1`).
     """
     if name in ("conv1_conv", "conv1_bn"):
         return {"conv1_conv": "conv1", "conv1_bn": "bn1"}[name]
+    if name in ("pool1_conv", "pool1_bn"):
+        return {"pool1_conv": "maxpool.0", "pool1_bn": f"maxpool.{2 if stem_aa else 1}"}[name]
     if name in _DEEP_STEM:
         return _DEEP_STEM[name]
     if name == CLASSIFIER_LAYER:
