@@ -314,6 +314,29 @@ def test_a_run_distills_from_a_teacher_and_checks_it_first(tmp_path):
         train_and_evaluate(tiny_config(tmp_path, f"distill.teacher={str(tmp_path / 'five.keras')!r}"), tmp_path / "b")
 
 
+def test_a_pretrained_tag_teaches_with_its_weights_and_preprocessing(tmp_path, monkeypatch):
+    """`distill.teacher="timm/resnet18.a1_in1k"`: the tag's architecture, loaded from the hub cache, its preprocessing
+    inside; checked against the data's classes like any teacher."""
+    from tests.test_pretrained import _hub_cache, _timm_file
+    from training import distill
+    from training.config import ConfigError, check_distill
+
+    _, path = _timm_file(tmp_path, "resnet18")
+    _hub_cache(monkeypatch, tmp_path / "hf", "timm/resnet18.a1_in1k", path)
+    check_distill({"distill": {"teacher": "timm/resnet18.a1_in1k"}})  # a tag needs no file to pass the config check
+    with pytest.raises(ConfigError, match="pretrained tag"):
+        check_distill({"distill": {"teacher": "timm/resnet18.no_such_tag"}})
+    teacher = distill.load_teacher("timm/resnet18.a1_in1k", (32, 32, 3), 1000)
+    assert not teacher.trainable and teacher.get_layer("preprocessing").mode == "torch"
+    expected = keras_resnets.create_model("resnet18", weights=path, include_preprocessing="torch",
+                                          input_shape=(32, 32, 3))
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(teacher(x)), keras.ops.convert_to_numpy(expected(x)),
+                               atol=1e-6)
+    with pytest.raises(ConfigError, match=r"predict its 10 classes; .* predicts 1000"):
+        distill.load_teacher("resnet18.a1_in1k", (32, 32, 3), 10)
+
+
 def test_precision_auto_follows_the_hardware(tmp_path):
     from training.train import cpu_flags, resolve_precision
 

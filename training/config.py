@@ -352,7 +352,7 @@ SCHEMA = {
     "finetune.unfreeze": _AllOrCount(),
     "finetune.learning_rate": _number(0, low_open=True, optional=True),
     "finetune.layer_decay": _number(0, 1, low_open=True, optional=True),
-    # Knowledge distillation from a teacher (.keras file or preset folder): training/distill.py.
+    # Knowledge distillation from a teacher (.keras file, preset folder or pretrained tag): training/distill.py.
     "distill.teacher": Rule(str, optional=True),
     "distill.temperature": _number(0, low_open=True),
     "distill.weight": _number(0, 1),
@@ -505,13 +505,16 @@ def check_finetune(config, *, run=False):
 
 
 def check_distill(config):
-    """A distillation teacher (`distill.teacher`) is an existing `.keras` file or folder (a preset: loaded and
-    checked against the data when the run builds its model, training/distill.py)."""
+    """A distillation teacher (`distill.teacher`) is an existing `.keras` file or folder (a preset), or a pretrained
+    tag of the table (loaded and checked against the data when the run builds its model, training/distill.py)."""
+    from training.distill import pretrained_tag
+
     teacher = (config.get("distill") or {}).get("teacher")
-    if teacher is None:
+    if teacher is None or pretrained_tag(teacher) is not None:
         return
     if not ((teacher.endswith(".keras") and os.path.isfile(teacher)) or os.path.isdir(teacher)):
-        raise ConfigError("distill.teacher must be an existing .keras file or a keras_resnets preset folder. "
+        raise ConfigError("distill.teacher must be an existing .keras file, a keras_resnets preset folder or a "
+                          "pretrained tag (keras_resnets.list_pretrained(source='timm')). "
                           f"Received: distill.teacher={teacher!r}")
 
 

@@ -4,9 +4,10 @@ and the temperature-softened KL divergence from a teacher's predictions (`distil
 loss = (1 - weight) * recipe loss(labels, student logits)
        + weight * T^2 * KL(softmax(teacher logits / T) || softmax(student logits / T))
 
-- The teacher is a `.keras` model or a preset folder (`keras_resnets.save_preset`) that takes the same raw pixels
-  (our exported models carry their preprocessing) and predicts the data's classes; it is frozen and runs in
-  inference mode. A teacher ending in a softmax (every exported model) gives its logits as log-probabilities,
+- The teacher is a `.keras` model, a preset folder (`keras_resnets.save_preset`) or a pretrained tag of
+  `keras_resnets.list_pretrained(source="timm")` ("timm/resnet50.a1_in1k": its architecture, weights and
+  preprocessing, at the data's image size) that takes the same raw pixels (our exported models carry their
+  preprocessing) and predicts the data's classes; it is frozen and runs in inference mode. A teacher ending in a softmax (every exported model) gives its logits as log-probabilities,
   which the softmax at any temperature turns back into the same distribution.
 - It is the model's own `compute_loss`, replaced on this model object only (`attach`): `fit` and the validation
   pass use it with `training=True` / `False`, and only training adds the teacher's term, so `val_loss` stays the
@@ -20,16 +21,41 @@ import keras
 from training.config import ConfigError
 
 
+def pretrained_tag(teacher):
+    """The table's `PretrainedTag` that `teacher` names ("timm/resnet50.a1_in1k", "resnet50.a1_in1k", "hf://..."),
+    or None where it names none."""
+    from keras_resnets.pretrained import get_pretrained
+
+    if os.path.exists(teacher):
+        return None
+    try:
+        return get_pretrained(teacher)
+    except ValueError:
+        return None
+
+
+def _from_tag(tag, input_shape):
+    """The tag's architecture with its weights and its own preprocessing (raw pixels in), at `input_shape`."""
+    import keras_resnets
+
+    name, overrides = tag.model
+    return keras_resnets.create_model(name, weights=tag.hub_id, include_preprocessing=True,
+                                      input_shape=tuple(input_shape), **overrides)
+
+
 def load_teacher(path, input_shape, num_classes):
-    """The frozen teacher at `path` (a `.keras` file or a preset folder), checked against the data.
+    """The frozen teacher at `path` (a `.keras` file, a preset folder or a pretrained tag), checked against the data.
 
     Raises:
-        ConfigError: `path` is neither, does not load, or does not take `input_shape` / predict `num_classes`
-            classes; the message names `distill.teacher`.
+        ConfigError: `path` is none of them, does not load, or does not take `input_shape` / predict
+            `num_classes` classes; the message names `distill.teacher`.
     """
     path = os.fspath(path)
+    tag = pretrained_tag(path)
     try:
-        if os.path.isdir(path):
+        if tag is not None:
+            teacher = _from_tag(tag, input_shape)
+        elif os.path.isdir(path):
             from keras_resnets.presets import from_preset
 
             teacher = from_preset(path)

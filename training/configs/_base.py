@@ -36,8 +36,9 @@ Keys:
         over its own epochs (warm-up included). All off by default: head_epochs=0, unfreeze="all" and
         learning_rate=None train as before. The `finetune` recipe turns them on. A phase that freezes layers
         (head_epochs > 0, unfreeze=N) needs the TensorFlow backend (training/finetune.py says why).
-    distill: teacher (None, or a `.keras` file or preset folder that takes the same raw pixels and predicts the
-        data's classes, e.g. an exported model of a larger recipe), temperature (T, default 4), weight (the
+    distill: teacher (None, or a `.keras` file, preset folder or pretrained tag, "timm/resnet50.a1_in1k", that
+        takes the same raw pixels and predicts the data's classes, e.g. an exported model of a larger recipe),
+        temperature (T, default 4), weight (the
         teacher's share of the loss, default 0.5): knowledge distillation, training/distill.py.
     loss: name (categorical_crossentropy | binary_crossentropy), label_smoothing, bce_target_threshold
         (binary targets = mixed targets > threshold, as in "ResNet strikes back").
