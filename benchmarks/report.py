@@ -164,6 +164,22 @@ def case_sections(results, level=2, plot_stem="run") -> list:
             r = c["ratios"].get(label)
             lines.append(f"| {label} | {_range(st)} | {_range(r, 2) if r else '1'} |")
         lines.append("")
+    if "fit_on_arrays" in cases:
+        c = cases["fit_on_arrays"]
+        s = c["setup"]
+        lines += [f"{h} `model.fit` by how the data is fed", "",
+                  f"ResNet-20, batch {s['batch_size']}, {s['steps']} steps an epoch, {s['epochs']} epochs a run "
+                  "(benchmarks/upstream/fit_epochs_repro.py; images/s of the median epoch after the first). "
+                  "\"slowest / median\": each run's slowest epoch over its median epoch; \"slow epochs\": the epochs "
+                  "30% slower than their run's median, per run. Bimodal epochs show as slowest / median near 1.8.", "",
+                  "| feed | images/s | slowest / median | slow epochs per run |", "|---|---|---|---|"]
+        for label, st in c["stats"].items():
+            lines.append(f"| {label} | {_range(st['images_per_second'], 0)} | {_range(st['max_over_median'], 2)} | "
+                         f"{', '.join(str(n) for n in st['slow_epochs'])} |")
+        lines += ["", "| ratio | median (range) |", "|---|---|"]
+        for label, r in c["ratios"].items():
+            lines.append(f"| {label} | {_range(r, 2)} |")
+        lines.append("")
     if "litert" in cases:
         lines += [f"{h} LiteRT latency at batch 1", "", "| model | export | format | size | 1 thread ms | 2 threads ms |",
                   "|---|---|---|---|---|---|"]

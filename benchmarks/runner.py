@@ -23,11 +23,13 @@ from benchmarks import report
 from benchmarks.worker import RESULT_PREFIX
 from training.machine import CPU_FEATURES, git_commit, machine_facts  # noqa: F401  (CPU_FEATURES: this module's surface)
 
-CASES = ("ceiling", "inference", "training", "litert", "memory", "pipeline", "scaling", "training_settings")
+CASES = ("ceiling", "inference", "training", "litert", "memory", "pipeline", "scaling", "training_settings",
+         "fit_on_arrays")
 # Not in a default run: training_settings is a profile of the training case's ResNet-20 row (about 15 minutes),
 # run when that row is being worked on. (Time to accuracy is not measured here: `python -m benchmarks report`
 # reads it from the committed training runs under benchmarks/runs/.)
-OPT_IN_CASES = ("training_settings",)
+# fit_on_arrays (about 10 minutes) is the feed comparison of issue 24, run when the epoch timing is in question.
+OPT_IN_CASES = ("training_settings", "fit_on_arrays")
 
 
 class Context:
@@ -341,6 +343,33 @@ def case_training_settings(ctx):
             "runs": runs,
             "stats": {label: stat(rs) for label, rs in runs.items()},
             "ratios": {label: ratio(runs[label], runs["default"]) for label in candidates if label != "default"}}
+
+
+def case_fit_on_arrays(ctx):
+    """`model.fit` on ResNet-20 (batch 128, 16 steps an epoch) fed four ways, side by side in interleaved rounds.
+
+    benchmarks/upstream/fit_epochs_repro.py: a plain-Keras ResNet-20 (no package code) on numpy arrays, a finite
+    tf.data dataset re-iterated per epoch, an endless stream with `steps_per_epoch` (how the training app feeds) and
+    `train_on_batch` in a loop; the package's ResNet-20 on arrays and on the endless stream. Per run: the median
+    epoch (after the first), the slowest epoch over the median, and the epochs 30% slower than the median.
+    """
+    common = {"kind": "fit_feed", "epochs": ctx.size(3, 10), "steps": ctx.size(2, 16), "batch_size": ctx.size(8, 128)}
+    feeds = [("plain Keras, arrays", "plain", "arrays"), ("plain Keras, finite dataset", "plain", "finite"),
+             ("plain Keras, endless stream", "plain", "endless"),
+             ("plain Keras, train_on_batch", "plain", "train_on_batch"),
+             ("keras_resnets, arrays", "keras_resnets", "arrays"),
+             ("keras_resnets, endless stream", "keras_resnets", "endless")]
+    candidates = {label: (dict(common, model_source=source, feed=feed), "tensorflow", None)
+                  for label, source, feed in feeds}
+    runs = interleaved(ctx, candidates)
+    return {"setup": common | {"model": "resnet20", "rounds": ctx.rounds}, "runs": runs,
+            "stats": {label: {"images_per_second": stat(rs), "max_over_median": stat(rs, "max_over_median"),
+                              "slow_epochs": [r.get("slow_epochs") for r in rs]}
+                      for label, rs in runs.items()},
+            "ratios": {"keras_resnets endless / arrays": ratio(runs["keras_resnets, endless stream"],
+                                                              runs["keras_resnets, arrays"]),
+                       "plain Keras endless / arrays": ratio(runs["plain Keras, endless stream"],
+                                                             runs["plain Keras, arrays"])}}
 
 
 CASE_FUNCTIONS = {name: globals()[f"case_{name}"] for name in CASES}

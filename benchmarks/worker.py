@@ -441,7 +441,23 @@ def litert(spec):
     return result
 
 
+def fit_feed(spec):
+    """`model.fit` fed one way (benchmarks/upstream/fit_epochs_repro.py): numpy arrays, a finite tf.data dataset,
+    an endless stream with `steps_per_epoch`, or `train_on_batch` in a loop; the plain-Keras ResNet-20 or ours."""
+    from benchmarks.upstream import fit_epochs_repro
+
+    result = fit_epochs_repro.run(spec["feed"], epochs=spec["epochs"], steps=spec["steps"], batch=spec["batch_size"],
+                                  model_name=spec.get("model_source", "plain"))
+    seconds = result["epoch_seconds"]
+    measured = seconds[1:]
+    median = statistics.median(measured)
+    return _epoch_result(seconds, spec["steps"] * spec["batch_size"], _rss_mib(),
+                         epoch_seconds=seconds, slow_epochs=sum(s > 1.3 * median for s in measured),
+                         max_over_median=max(measured) / median)
+
+
 KINDS = {
+    "fit_feed": fit_feed,
     "ceiling": ceiling,
     "inference": inference,
     "train_keras_defaults": train_keras_defaults,

@@ -276,3 +276,40 @@ def test_seeds_aggregates_mean_and_std_per_recipe_and_machine(tmp_path, capsys):
     assert "| EPYC, 2 cores (avx2) | 0 | 0.5000 | - | - | 1.0 |" in out  # another machine: its own row
     assert seeds.main([str(tmp_path / "missing")]) == 2
     assert "cannot read summary.json" in capsys.readouterr().err
+
+
+def test_fit_feed_worker_times_each_feed_for_real():
+    """The fit_on_arrays case's worker: plain Keras and our ResNet-20, each feed, a few tiny epochs."""
+    from benchmarks import worker
+
+    for source, feed in (("plain", "arrays"), ("plain", "finite"), ("keras_resnets", "endless"),
+                         ("plain", "train_on_batch")):
+        result = worker.fit_feed({"kind": "fit_feed", "feed": feed, "model_source": source, "epochs": 3, "steps": 2,
+                                  "batch_size": 4})
+        assert len(result["epoch_seconds"]) == 3 and result["images_per_second"] > 0
+        assert result["max_over_median"] >= 1.0 and 0 <= result["slow_epochs"] <= 2
+
+
+def test_fit_on_arrays_case_interleaves_six_feeds_and_reports_them(monkeypatch):
+    from benchmarks import report, runner
+
+    specs = []
+
+    def fake_worker(ctx, spec, *, backend="tensorflow", python=None):
+        specs.append(spec)
+        slow = spec["feed"] == "arrays"
+        return {"images_per_second": 400.0 if slow else 800.0, "max_over_median": 1.9 if slow else 1.02,
+                "slow_epochs": 4 if slow else 0}
+
+    monkeypatch.setattr(runner, "run_worker", fake_worker)
+    ctx = runner.Context(runner.parse_args(["--quick", "--cases", "fit_on_arrays"]))
+    section = runner.case_fit_on_arrays(ctx)
+    assert {(s["model_source"], s["feed"]) for s in specs} == {
+        ("plain", "arrays"), ("plain", "finite"), ("plain", "endless"), ("plain", "train_on_batch"),
+        ("keras_resnets", "arrays"), ("keras_resnets", "endless")}
+    assert section["ratios"]["keras_resnets endless / arrays"]["median"] == 2.0
+    markdown = report.markdown({"machine": runner.machine_facts(), "rounds": 1, "quick": True,
+                                "command": "python -m benchmarks --cases fit_on_arrays",
+                                "cases": {"fit_on_arrays": section}})
+    assert "| keras_resnets, arrays | 400 | 1.90 | 4 |" in markdown
+    assert "fit_on_arrays" not in runner.parse_args([]).cases

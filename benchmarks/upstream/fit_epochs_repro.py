@@ -73,7 +73,16 @@ class Timer:
         self.epochs, self.batches = [], []
 
 
-def run(feed, *, epochs, steps, batch, gc_off=False, prefetch=None):
+def build(model):
+    """"plain": `resnet20()` above; "keras_resnets": the package's ResNet-20 (to tell its behaviour from Keras')."""
+    if model == "plain":
+        return resnet20()
+    import keras_resnets
+
+    return keras_resnets.create_model("resnet20", input_shape=(32, 32, 3), classes=10, include_preprocessing=True)
+
+
+def run(feed, *, epochs, steps, batch, gc_off=False, prefetch=None, model_name="plain"):
     import gc
 
     import keras
@@ -81,7 +90,7 @@ def run(feed, *, epochs, steps, batch, gc_off=False, prefetch=None):
     import tensorflow as tf
 
     keras.utils.set_random_seed(0)
-    model = resnet20()
+    model = build(model_name)
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     rng = np.random.default_rng(0)
@@ -108,7 +117,7 @@ def run(feed, *, epochs, steps, batch, gc_off=False, prefetch=None):
                 times.append(time.perf_counter() - t)
             timer.epochs.append(time.perf_counter() - start)
             timer.batches.append(times)
-    return {"feed": feed, "epochs": epochs, "steps": steps, "batch": batch, "gc_off": gc_off,
+    return {"feed": feed, "model": model_name, "epochs": epochs, "steps": steps, "batch": batch, "gc_off": gc_off,
             "keras": keras.__version__, "tensorflow": tf.__version__,
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(TensorFlow's default)"),
             "epoch_seconds": [round(s, 3) for s in timer.epochs],
@@ -121,11 +130,12 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--model", choices=("plain", "keras_resnets"), default="plain")
     parser.add_argument("--gc-off", action="store_true", help="gc.disable() before training")
     parser.add_argument("--prefetch", type=int, default=None, help="finite/endless: prefetch buffer (AUTOTUNE)")
     args = parser.parse_args(argv)
     print(json.dumps(run(args.feed, epochs=args.epochs, steps=args.steps, batch=args.batch, gc_off=args.gc_off,
-                         prefetch=args.prefetch)))
+                         prefetch=args.prefetch, model_name=args.model)))
     return 0
 
 
