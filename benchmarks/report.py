@@ -180,6 +180,36 @@ def case_sections(results, level=2, plot_stem="run") -> list:
         for label, r in c["ratios"].items():
             lines.append(f"| {label} | {_range(r, 2)} |")
         lines.append("")
+    if "bfloat16" in cases:
+        c = cases["bfloat16"]
+        lines += [f"{h} bfloat16 and float32, ours against PyTorch", "",
+                  "Ours: the training package's path (tf.data pipeline with its augmentation) with `precision` float32 "
+                  "or mixed_bfloat16, and compiled `predict` (oneDNN on) with that policy. PyTorch "
+                  f"{c.get('torch_version', '?')} eager, channels_last, in-memory tensors, in float32 or under "
+                  "`torch.autocast(\"cpu\", dtype=torch.bfloat16)`. Images/s, median over rounds (range); ratios per "
+                  "round.", ""]
+        if "error" in c:
+            lines += [c["error"], ""]
+        for name, entry in c.items():
+            if not isinstance(entry, dict) or "stats" not in entry:
+                continue
+            lines += [f"{h}# {name}", "", "| candidate | images/s |", "|---|---|"]
+            lines += [f"| {label} | {_range(st)} |" for label, st in entry["stats"].items()]
+            lines += ["", "| ratio | median (range) |", "|---|---|"]
+            lines += [f"| {label} | {_range(r, 2)} |" for label, r in entry["ratios"].items()]
+            lines.append("")
+    if "jax_path" in cases:
+        c = cases["jax_path"]
+        s = c["setup"]
+        lines += [f"{h} The JAX path: ResNet-20, ours against plain Keras layers", "",
+                  f"{s['model']}, `model.fit` on arrays, batch {s['batch_size']}, {s['steps']} steps an epoch; images/s "
+                  "of the median epoch after the first.", "", "| candidate | images/s |", "|---|---|"]
+        for label, st in c["stats"].items():
+            lines.append(f"| {label} | {_range(st, 0)} |")
+        lines += ["", "| ratio | median (range) |", "|---|---|"]
+        for label, r in c["ratios"].items():
+            lines.append(f"| {label} | {_range(r, 2)} |")
+        lines.append("")
     if "litert" in cases:
         lines += [f"{h} LiteRT latency at batch 1", "", "| model | export | format | size | 1 thread ms | 2 threads ms |",
                   "|---|---|---|---|---|---|"]

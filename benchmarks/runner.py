@@ -24,12 +24,14 @@ from benchmarks.worker import RESULT_PREFIX
 from training.machine import CPU_FEATURES, git_commit, machine_facts  # noqa: F401  (CPU_FEATURES: this module's surface)
 
 CASES = ("ceiling", "inference", "training", "litert", "memory", "pipeline", "scaling", "training_settings",
-         "fit_on_arrays")
+         "fit_on_arrays", "jax_path", "bfloat16")
 # Not in a default run: training_settings is a profile of the training case's ResNet-20 row (about 15 minutes),
 # run when that row is being worked on. (Time to accuracy is not measured here: `python -m benchmarks report`
 # reads it from the committed training runs under benchmarks/runs/.)
 # fit_on_arrays (about 10 minutes) is the feed comparison of issue 24, run when the epoch timing is in question.
-OPT_IN_CASES = ("training_settings", "fit_on_arrays")
+# jax_path (about 15 minutes): our ResNet-20 against the same network from plain Keras layers, on JAX and TF.
+# bfloat16 (about 25 minutes): ours under mixed_bfloat16 against PyTorch under torch.autocast, and both in float32.
+OPT_IN_CASES = ("training_settings", "fit_on_arrays", "jax_path", "bfloat16")
 
 
 class Context:
@@ -370,6 +372,74 @@ def case_fit_on_arrays(ctx):
                                                               runs["keras_resnets, arrays"]),
                        "plain Keras endless / arrays": ratio(runs["plain Keras, endless stream"],
                                                              runs["plain Keras, arrays"])}}
+
+
+def case_jax_path(ctx):
+    """ResNet-20 training on the JAX backend: the package's model against the same network from plain Keras layers.
+
+    Both are option-B ResNet-20s (`keras_resnets_b`: the package's ResNet-20 with projection shortcuts, layer for
+    layer the plain one of benchmarks/upstream/fit_epochs_repro.py), `model.fit` on numpy arrays, batch 128; the
+    same two on TensorFlow in the same rounds, for the backend gap.
+    """
+    common = {"kind": "fit_feed", "feed": "arrays", "epochs": ctx.size(2, 4), "steps": ctx.size(2, 16),
+              "batch_size": ctx.size(8, 128)}
+    candidates = {f"{who} ({backend_label})": (dict(common, model_source=source), backend, None)
+                  for who, source in (("keras_resnets", "keras_resnets_b"), ("plain Keras", "plain"))
+                  for backend_label, backend in (("JAX", "jax"), ("TF", "tensorflow"))}
+    runs = interleaved(ctx, candidates)
+    return {"setup": common | {"model": "resnet20 (option B)", "rounds": ctx.rounds}, "runs": runs,
+            "stats": {label: stat(rs) for label, rs in runs.items()},
+            "ratios": {
+                "keras_resnets / plain Keras (JAX)": ratio(runs["keras_resnets (JAX)"], runs["plain Keras (JAX)"]),
+                "keras_resnets / plain Keras (TF)": ratio(runs["keras_resnets (TF)"], runs["plain Keras (TF)"]),
+                "keras_resnets JAX / TF": ratio(runs["keras_resnets (JAX)"], runs["keras_resnets (TF)"])}}
+
+
+PRECISIONS = {"float32": ("float32", None), "bfloat16": ("mixed_bfloat16", "bfloat16")}
+
+
+def case_bfloat16(ctx):
+    """Training and inference in float32 and bfloat16, ours against PyTorch, in interleaved rounds.
+
+    Ours: the training case's package path with `precision` float32 or mixed_bfloat16, and compiled `predict` with
+    the float32 or mixed_bfloat16 policy. PyTorch 2.x eager, channels_last, the same networks
+    (benchmarks/torch_models.py), in float32 or under `torch.autocast("cpu", dtype=torch.bfloat16)`. Ratios are
+    ours / PyTorch per round, at the same precision. Meaningful on CPUs with native bfloat16 (AVX-512 BF16, AMX:
+    the machine's flags head every row of RESULTS.md); elsewhere both sides emulate it.
+    """
+    torch_version = torch_available(ctx.torch_python)
+    if not torch_version:
+        return {"error": "PyTorch is not installed (pass --torch-python)"}
+    section = {"torch_version": torch_version}
+    setups = [("resnet20", "cifar10_resnet20", 32, 128, 10, ctx.size(3, 16), ctx.size(2, 3), ctx.rounds)]
+    if not ctx.quick:
+        setups.append(("resnet50", "imagenet_resnet50", 224, 32, 1000, 2, 3, ctx.big_rounds))
+    for model, recipe, size, batch, classes, steps, epochs, rounds in setups:
+        batch, size = ctx.size(8, batch), ctx.size(32, size)
+        common = {"model": model, "image_size": size, "batch_size": batch, "classes": classes}
+        train = dict(common, steps=steps, epochs=epochs)
+        infer = dict(common, repeats=ctx.size(2, 10), warmup=ctx.size(1, 3))
+        for what in ("training", "inference"):
+            candidates = {}
+            for precision, (policy, autocast) in PRECISIONS.items():
+                if what == "training":
+                    ours = dict(train, kind="train_package", recipe=recipe, set={"precision": policy})
+                    peer = dict(train, kind="train_torch", autocast=autocast)
+                else:
+                    ours = dict(infer, kind="inference", source="keras_resnets", mode="compiled",
+                                dtype_policy=policy, env={"TF_ENABLE_ONEDNN_OPTS": "1"})
+                    peer = dict(infer, kind="infer_torch", autocast=autocast)
+                candidates[f"keras_resnets {precision}"] = (ours, "tensorflow", None)
+                candidates[f"PyTorch {precision}"] = (peer, "numpy", ctx.torch_python)
+            runs = interleaved(ctx, candidates, rounds)
+            section[f"{model} batch {batch} at {size}, {what}"] = {
+                "setup": common | {"what": what, "rounds": rounds}, "runs": runs,
+                "stats": {label: stat(rs) for label, rs in runs.items()},
+                "ratios": {f"ours / PyTorch, {p}": ratio(runs[f"keras_resnets {p}"], runs[f"PyTorch {p}"])
+                           for p in PRECISIONS}
+                | {f"{who} bfloat16 / float32": ratio(runs[f"{who} bfloat16"], runs[f"{who} float32"])
+                   for who in ("keras_resnets", "PyTorch")}}
+    return section
 
 
 CASE_FUNCTIONS = {name: globals()[f"case_{name}"] for name in CASES}

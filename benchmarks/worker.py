@@ -149,6 +149,8 @@ def inference(spec):
     import numpy as np
 
     size, batch = spec["image_size"], spec["batch_size"]
+    if spec.get("dtype_policy"):
+        keras.config.set_dtype_policy(spec["dtype_policy"])
     model = build_model(spec["source"], spec["model"], (size, size, 3), spec.get("classes", 1000))
     flops = count_flops(model) * batch  # folding leaves the convolutions' FLOPs as they are
     folded = 0
@@ -299,8 +301,22 @@ def train_package(spec):
                          jit_compile=str(config.jit_compile), steps_per_execution=config.steps_per_execution)
 
 
+def _autocast(spec):
+    """`torch.autocast("cpu", dtype=torch.bfloat16)` where spec["autocast"] is "bfloat16", else a no-op context."""
+    import contextlib
+
+    import torch
+
+    if spec.get("autocast") in (None, "float32"):
+        return contextlib.nullcontext()
+    if spec["autocast"] != "bfloat16":
+        raise ValueError(f"autocast must be 'bfloat16' or None. Received: {spec['autocast']!r}")
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
 def train_torch(spec):
-    """The same network in PyTorch (hand-written, benchmarks/torch_models.py), channels_last, eager."""
+    """The same network in PyTorch (hand-written, benchmarks/torch_models.py), channels_last, eager; with
+    spec["autocast"]="bfloat16" the forward pass and loss run under `torch.autocast("cpu", torch.bfloat16)`."""
     import torch
 
     from benchmarks import torch_models
@@ -323,12 +339,36 @@ def train_torch(spec):
         for step in range(steps):
             xb = (x[step * batch:(step + 1) * batch] / 127.5 - 1).contiguous(memory_format=torch.channels_last)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), y[step * batch:(step + 1) * batch])
+            with _autocast(spec):
+                loss = loss_fn(model(xb), y[step * batch:(step + 1) * batch])
             loss.backward()
             optimizer.step()
         seconds.append(time.perf_counter() - start)
     return _epoch_result(seconds, steps * batch, rss, torch_version=torch.__version__,
-                         torch_threads=torch.get_num_threads())
+                         torch_threads=torch.get_num_threads(), autocast=spec.get("autocast"))
+
+
+def infer_torch(spec):
+    """Batch latency of the PyTorch network in eval mode under `torch.no_grad()`, channels_last (and autocast)."""
+    import torch
+
+    from benchmarks import torch_models
+
+    size, batch = spec["image_size"], spec["batch_size"]
+    torch.manual_seed(0)
+    model = torch_models.build(spec["model"], num_classes=spec.get("classes", 1000)).eval()
+    model = model.to(memory_format=torch.channels_last)
+    x = (torch.rand(batch, 3, size, size) * 2 - 1).contiguous(memory_format=torch.channels_last)
+
+    def run():
+        with torch.no_grad(), _autocast(spec):
+            model(x)
+
+    rss = _rss_mib()
+    result = _summary(_timed(run, spec.get("warmup", 2), spec.get("repeats", 5)))
+    result.update(images_per_second=batch / result["median_s"], rss_after_build_mib=rss,
+                  torch_version=torch.__version__, autocast=spec.get("autocast"))
+    return result
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -463,6 +503,7 @@ KINDS = {
     "train_keras_defaults": train_keras_defaults,
     "train_package": train_package,
     "train_torch": train_torch,
+    "infer_torch": infer_torch,
     "train_memory": train_memory,
     "pipeline": pipeline,
     "litert": litert,

@@ -313,3 +313,43 @@ def test_fit_on_arrays_case_interleaves_six_feeds_and_reports_them(monkeypatch):
                                 "cases": {"fit_on_arrays": section}})
     assert "| keras_resnets, arrays | 400 | 1.90 | 4 |" in markdown
     assert "fit_on_arrays" not in runner.parse_args([]).cases
+
+
+def test_torch_workers_run_in_bfloat16_autocast():
+    """The bfloat16 case's PyTorch side: training and inference under torch.autocast, for real on a tiny setup."""
+    from benchmarks import worker
+
+    spec = {"model": "resnet20", "image_size": 16, "batch_size": 4, "classes": 10, "autocast": "bfloat16"}
+    trained = worker.train_torch(dict(spec, steps=2, epochs=2))
+    inferred = worker.infer_torch(dict(spec, repeats=2, warmup=1))
+    assert trained["autocast"] == inferred["autocast"] == "bfloat16"
+    assert trained["images_per_second"] > 0 and inferred["images_per_second"] > 0
+    with pytest.raises(ValueError, match="autocast must be 'bfloat16'"):
+        worker.infer_torch(dict(spec, autocast="float16", repeats=1, warmup=0))
+
+
+def test_bfloat16_case_pairs_each_precision_with_pytorch(monkeypatch):
+    from benchmarks import report, runner
+
+    specs = []
+
+    def fake_worker(ctx, spec, *, backend="tensorflow", python=None):
+        specs.append((spec, backend))
+        fast = spec.get("autocast") == "bfloat16" or spec.get("dtype_policy") == "mixed_bfloat16" or (
+            spec.get("set", {}).get("precision") == "mixed_bfloat16")
+        return {"images_per_second": (300.0 if fast else 200.0) * (1.5 if backend == "tensorflow" else 1.0)}
+
+    monkeypatch.setattr(runner, "run_worker", fake_worker)
+    monkeypatch.setattr(runner, "torch_available", lambda python: "2.13.0")
+    ctx = runner.Context(runner.parse_args(["--quick", "--cases", "bfloat16"]))
+    section = runner.case_bfloat16(ctx)
+    entry = section["resnet20 batch 8 at 32, training"]
+    assert entry["ratios"]["ours / PyTorch, bfloat16"]["median"] == 1.5
+    assert entry["ratios"]["keras_resnets bfloat16 / float32"]["median"] == 1.5
+    kinds = {(s["kind"], s.get("autocast"), (s.get("set") or {}).get("precision"), s.get("dtype_policy"))
+             for s, _ in specs}
+    assert ("train_torch", "bfloat16", None, None) in kinds and ("infer_torch", None, None, None) in kinds
+    assert ("train_package", None, "mixed_bfloat16", None) in kinds and ("inference", None, None, "float32") in kinds
+    markdown = report.markdown({"machine": runner.machine_facts(), "rounds": 1, "quick": True,
+                                "command": "python -m benchmarks --cases bfloat16", "cases": {"bfloat16": section}})
+    assert "| ours / PyTorch, float32 | 1.50 |" in markdown

@@ -74,12 +74,15 @@ class Timer:
 
 
 def build(model):
-    """"plain": `resnet20()` above; "keras_resnets": the package's ResNet-20 (to tell its behaviour from Keras')."""
+    """"plain": `resnet20()` above; "keras_resnets": the package's ResNet-20 (option A shortcuts, as registered);
+    "keras_resnets_b": the package's with option B shortcuts, the same network as `resnet20()` layer for layer."""
     if model == "plain":
         return resnet20()
     import keras_resnets
 
-    return keras_resnets.create_model("resnet20", input_shape=(32, 32, 3), classes=10, include_preprocessing=True)
+    shortcut = {"keras_resnets": "zero_pad", "keras_resnets_b": "projection"}[model]
+    return keras_resnets.create_model("resnet20", input_shape=(32, 32, 3), classes=10, include_preprocessing=True,
+                                      shortcut=shortcut)
 
 
 def run(feed, *, epochs, steps, batch, gc_off=False, prefetch=None, model_name="plain"):
@@ -87,7 +90,9 @@ def run(feed, *, epochs, steps, batch, gc_off=False, prefetch=None, model_name="
 
     import keras
     import numpy as np
-    import tensorflow as tf
+
+    if feed in ("finite", "endless"):
+        import tensorflow as tf
 
     keras.utils.set_random_seed(0)
     model = build(model_name)
@@ -118,7 +123,7 @@ def run(feed, *, epochs, steps, batch, gc_off=False, prefetch=None, model_name="
             timer.epochs.append(time.perf_counter() - start)
             timer.batches.append(times)
     return {"feed": feed, "model": model_name, "epochs": epochs, "steps": steps, "batch": batch, "gc_off": gc_off,
-            "keras": keras.__version__, "tensorflow": tf.__version__,
+            "keras": keras.__version__, "backend": keras.backend.backend(),
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(TensorFlow's default)"),
             "epoch_seconds": [round(s, 3) for s in timer.epochs],
             "slowest_batch": [[int(np.argmax(b)), round(float(max(b)), 3)] for b in timer.batches]}
@@ -130,7 +135,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--model", choices=("plain", "keras_resnets"), default="plain")
+    parser.add_argument("--model", choices=("plain", "keras_resnets", "keras_resnets_b"), default="plain")
     parser.add_argument("--gc-off", action="store_true", help="gc.disable() before training")
     parser.add_argument("--prefetch", type=int, default=None, help="finite/endless: prefetch buffer (AUTOTUNE)")
     args = parser.parse_args(argv)
