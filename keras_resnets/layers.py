@@ -471,8 +471,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
 
-        # As the Keras layer: statistics in float32 whatever the compute dtype (mixed precision).
-        x = tf.cast(inputs, "float32")
+        # As the Keras layer: statistics in float32 whatever the compute dtype (mixed precision). A bfloat16 input
+        # goes in as it is: the kernel accumulates in float32 itself, and two casts per layer cost a ResNet-20 step
+        # under mixed_bfloat16 a third of its time (benchmarks/RESULTS.md, bfloat16 case).
+        x = inputs if inputs.dtype == tf.bfloat16 else tf.cast(inputs, "float32")
         empty = tf.constant([], dtype="float32")
         y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
             x=x, scale=tf.cast(self.gamma, "float32"), offset=tf.cast(self.beta, "float32"), mean=empty,
@@ -484,7 +486,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
         momentum = self.momentum
         self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
         self.moving_variance.assign(self.moving_variance * momentum + variance * (1.0 - momentum))
-        return tf.cast(y, self.compute_dtype)
+        return y if y.dtype == self.compute_dtype else tf.cast(y, self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
