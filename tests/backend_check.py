@@ -48,10 +48,16 @@ def main():
             y = np.arange(8) % CLASSES
             out = keras.ops.convert_to_numpy(model(x, training=False))
             assert out.shape == (8, CLASSES), out.shape
-            folded = keras.ops.convert_to_numpy(keras_resnets.fold_batch_norm(model)(x, training=False))
             # Softmax outputs within 1e-4, the export's target for its folded SavedModel: folding reorders float32
             # arithmetic, and torch's CPU convolutions round differently from run to run (2.8e-5 seen under load).
-            assert np.allclose(folded, out, rtol=1e-4, atol=1e-4), (label, float(np.abs(folded - out).max()))
+            # Compared on [0, 1) pixels: on raw [0, 255] ones the untrained tiny Residual Attention net's folded
+            # softmax once differed by 3e-3 on JAX with both cores loaded (and passed alone): large activations make
+            # float32 reordering visible.
+            unit = x / 255.0
+            reference = keras.ops.convert_to_numpy(model(unit, training=False))
+            folded = keras.ops.convert_to_numpy(keras_resnets.fold_batch_norm(model)(unit, training=False))
+            worst = float(np.abs(folded - reference).max())
+            assert np.allclose(folded, reference, rtol=1e-4, atol=1e-4), (label, worst)
             grads = _gradients(model, x, y)
             assert len(grads) == len(model.trainable_variables)
             assert all(g is not None and np.all(np.isfinite(g)) for g in grads), label
