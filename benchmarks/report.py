@@ -50,6 +50,18 @@ def _range(s, digits=1, scale=1.0):
     return f"{_fmt(s['median'] * scale, digits)} ({_fmt(s['min'] * scale, digits)}-{_fmt(s['max'] * scale, digits)})"
 
 
+def _images_table(stats, digits=1):
+    """Markdown rows: each candidate's images/s (median and range over rounds)."""
+    rows = [f"| {label} | {_range(st, digits)} |" for label, st in stats.items()]
+    return ["| candidate | images/s |", "|---|---|", *rows]
+
+
+def _ratios_table(ratios):
+    """Markdown rows: each per-round ratio's median and range."""
+    rows = [f"| {label} | {_range(r, 2)} |" for label, r in ratios.items()]
+    return ["| ratio | median (range) |", "|---|---|", *rows]
+
+
 def _atomic_write(path, data):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
@@ -141,13 +153,7 @@ def case_sections(results, level=2, plot_stem="run") -> list:
         for name, entry in c.items():
             if not isinstance(entry, dict) or "stats" not in entry:
                 continue
-            lines += [f"{h}# {name}", "", "| candidate | images/s |", "|---|---|"]
-            for label, s in entry["stats"].items():
-                lines.append(f"| {label} | {_range(s)} |")
-            lines += ["", "| ratio | median (range) |", "|---|---|"]
-            for label, r in entry["ratios"].items():
-                lines.append(f"| {label} | {_range(r, 2)} |")
-            lines.append("")
+            lines += [f"{h}# {name}", "", *_images_table(entry["stats"]), "", *_ratios_table(entry["ratios"]), ""]
     if "training" in cases:
         lines += [f"![training throughput](plots/{plot_stem}-training.png)", ""]
     if "training_settings" in cases:
@@ -176,10 +182,7 @@ def case_sections(results, level=2, plot_stem="run") -> list:
         for label, st in c["stats"].items():
             lines.append(f"| {label} | {_range(st['images_per_second'], 0)} | {_range(st['max_over_median'], 2)} | "
                          f"{', '.join(str(n) for n in st['slow_epochs'])} |")
-        lines += ["", "| ratio | median (range) |", "|---|---|"]
-        for label, r in c["ratios"].items():
-            lines.append(f"| {label} | {_range(r, 2)} |")
-        lines.append("")
+        lines += ["", *_ratios_table(c["ratios"]), ""]
     if "bfloat16" in cases:
         c = cases["bfloat16"]
         lines += [f"{h} bfloat16 and float32, ours against PyTorch", "",
@@ -193,23 +196,14 @@ def case_sections(results, level=2, plot_stem="run") -> list:
         for name, entry in c.items():
             if not isinstance(entry, dict) or "stats" not in entry:
                 continue
-            lines += [f"{h}# {name}", "", "| candidate | images/s |", "|---|---|"]
-            lines += [f"| {label} | {_range(st)} |" for label, st in entry["stats"].items()]
-            lines += ["", "| ratio | median (range) |", "|---|---|"]
-            lines += [f"| {label} | {_range(r, 2)} |" for label, r in entry["ratios"].items()]
-            lines.append("")
+            lines += [f"{h}# {name}", "", *_images_table(entry["stats"]), "", *_ratios_table(entry["ratios"]), ""]
     if "jax_path" in cases:
         c = cases["jax_path"]
         s = c["setup"]
         lines += [f"{h} The JAX path: ResNet-20, ours against plain Keras layers", "",
                   f"{s['model']}, `model.fit` on arrays, batch {s['batch_size']}, {s['steps']} steps an epoch; images/s "
-                  "of the median epoch after the first.", "", "| candidate | images/s |", "|---|---|"]
-        for label, st in c["stats"].items():
-            lines.append(f"| {label} | {_range(st, 0)} |")
-        lines += ["", "| ratio | median (range) |", "|---|---|"]
-        for label, r in c["ratios"].items():
-            lines.append(f"| {label} | {_range(r, 2)} |")
-        lines.append("")
+                  "of the median epoch after the first.", "", *_images_table(c["stats"], 0), "",
+                  *_ratios_table(c["ratios"]), ""]
     if "litert" in cases:
         lines += [f"{h} LiteRT latency at batch 1", "", "| model | export | format | size | 1 thread ms | 2 threads ms |",
                   "|---|---|---|---|---|---|"]
