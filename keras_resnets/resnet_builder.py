@@ -466,7 +466,8 @@ def apply_stages(x, cfg):
 def _check_even_maps(x, cfg):
     """Average-pool anti-aliasing floors an odd map where the shortcut rounds up (timm fails there too)."""
     spatial = x.shape[1:3] if channel_axis() == -1 else x.shape[2:4]
-    stride = _stem_reduction(cfg) * math.prod(cfg.stage_strides)
+    # Stages past `output_stride` dilate instead of striding: only the strides before it halve the maps.
+    stride = min(_stem_reduction(cfg) * math.prod(cfg.stage_strides), cfg.output_stride)
     if cfg.aa_layer == "avg" and any(side is not None and side % stride for side in spatial):
         raise ValueError(
             f"aa_layer='avg' needs every strided feature map even: input sides that are multiples of {stride}. "

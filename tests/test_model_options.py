@@ -146,6 +146,10 @@ def test_average_anti_aliasing_refuses_odd_maps():
     with pytest.raises(ValueError, match=r"aa_layer='avg' needs .* multiples of 32.*\(72, 72\)"):
         keras_resnets.create_model("resnetaa50d", input_shape=(72, 72, 3), **SMALL)
     keras_resnets.create_model("resnetblur50", input_shape=(72, 72, 3), **SMALL)  # the blur rounds up, as timm
+    # With output_stride=16 the last stage dilates: multiples of 16 are enough (80 = 5 x 16), 72 still is not.
+    keras_resnets.create_model("resnetaa50d", output_stride=16, input_shape=(80, 80, 3), **SMALL)
+    with pytest.raises(ValueError, match=r"multiples of 16"):
+        keras_resnets.create_model("resnetaa50d", output_stride=16, input_shape=(72, 72, 3), **SMALL)
 
 
 def test_anti_aliasing_needs_the_stride_on_the_3x3():
