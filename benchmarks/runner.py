@@ -29,7 +29,7 @@ CASES = ("ceiling", "inference", "training", "litert", "memory", "pipeline", "sc
 # run when that row is being worked on. (Time to accuracy is not measured here: `python -m benchmarks report`
 # reads it from the committed training runs under benchmarks/runs/.)
 # fit_on_arrays (about 10 minutes) is the feed comparison of issue 24, run when the epoch timing is in question.
-# jax_path (about 15 minutes): our ResNet-20 against the same network from plain Keras layers, on JAX and TF.
+# jax_path (about 18 minutes): our ResNet-20 against the same network from plain Keras layers, on JAX and TF.
 # bfloat16 (about 25 minutes): ours under mixed_bfloat16 against PyTorch under torch.autocast, and both in float32.
 OPT_IN_CASES = ("training_settings", "fit_on_arrays", "jax_path", "bfloat16")
 
@@ -377,20 +377,24 @@ def case_fit_on_arrays(ctx):
 def case_jax_path(ctx):
     """ResNet-20 training on the JAX backend: the package's model against the same network from plain Keras layers.
 
-    Both are option-B ResNet-20s (`keras_resnets_b`: the package's ResNet-20 with projection shortcuts, layer for
-    layer the plain one of benchmarks/upstream/fit_epochs_repro.py), `model.fit` on numpy arrays, batch 128; the
-    same two on TensorFlow in the same rounds, for the backend gap.
+    All are option-B ResNet-20s, `model.fit` on numpy arrays, batch 128: `keras_resnets_b` (the package's ResNet-20
+    with projection shortcuts and its default symmetric padding of the strided convolutions), `keras_resnets_same`
+    (that with `padding="same"`: layer for layer the plain one of benchmarks/upstream/fit_epochs_repro.py) and the
+    plain one; the default and the plain one on TensorFlow too in the same rounds, for the backend gap.
     """
     common = {"kind": "fit_feed", "feed": "arrays", "epochs": ctx.size(2, 4), "steps": ctx.size(2, 16),
               "batch_size": ctx.size(8, 128)}
     candidates = {f"{who} ({backend_label})": (dict(common, model_source=source), backend, None)
                   for who, source in (("keras_resnets", "keras_resnets_b"), ("plain Keras", "plain"))
                   for backend_label, backend in (("JAX", "jax"), ("TF", "tensorflow"))}
+    candidates["keras_resnets padding=same (JAX)"] = (dict(common, model_source="keras_resnets_same"), "jax", None)
     runs = interleaved(ctx, candidates)
     return {"setup": common | {"model": "resnet20 (option B)", "rounds": ctx.rounds}, "runs": runs,
             "stats": {label: stat(rs) for label, rs in runs.items()},
             "ratios": {
                 "keras_resnets / plain Keras (JAX)": ratio(runs["keras_resnets (JAX)"], runs["plain Keras (JAX)"]),
+                "keras_resnets padding=same / plain Keras (JAX)": ratio(runs["keras_resnets padding=same (JAX)"],
+                                                                        runs["plain Keras (JAX)"]),
                 "keras_resnets / plain Keras (TF)": ratio(runs["keras_resnets (TF)"], runs["plain Keras (TF)"]),
                 "keras_resnets JAX / TF": ratio(runs["keras_resnets (JAX)"], runs["keras_resnets (TF)"])}}
 

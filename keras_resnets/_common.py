@@ -148,15 +148,16 @@ def validate_fields(config):
             check(field.name, getattr(config, field.name))
 
 
-def conv2d(x, filters, kernel, *, name, strides=1, groups=1, use_bias=False, dilation=1):
+def conv2d(x, filters, kernel, *, name, strides=1, groups=1, use_bias=False, dilation=1, symmetric=True):
     """A he_normal convolution named `{name}_conv`, padded symmetrically (`{name}_pad`) when strided.
 
     TensorFlow's "same" pads a stride-2 convolution asymmetrically; the papers' code (torchvision, Caffe's
-    `pad: 1`) pads both sides, so a strided k x k convolution gets explicit zero padding of k // 2 instead.
+    `pad: 1`) pads both sides, so a strided k x k convolution gets explicit zero padding of k // 2 instead
+    (`symmetric=False` keeps TensorFlow's "same": no padding layer).
     A `dilation` > 1 (stride 1) pads `dilation * (k - 1) / 2` on each side, as PyTorch's `padding=dilation`.
     """
     padding = "same"
-    if kernel > 1 and strides > 1:
+    if kernel > 1 and strides > 1 and symmetric:
         x = layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
         padding = "valid"
     return layers.Conv2D(

@@ -26,6 +26,7 @@ ATTENTION_LAYERS = (None, "se", "eca")
 AA_LAYERS = (None, "avg", "blur")
 NORM_LAYERS = ("batch", "group")
 OUTPUT_STRIDES = (8, 16, 32)
+PADDINGS = ("symmetric", "same")
 # timm's `drop_blocks`: DropBlock on the third stage (blocks of 5, a quarter of the seed rate) and the fourth
 # (blocks of 3, the full rate), none before.
 DROP_BLOCK_STAGES = {2: dict(block_size=5, gamma_scale=0.25), 3: dict(block_size=3, gamma_scale=1.0)}
@@ -44,6 +45,12 @@ class ResNetConfig:
         stem: str, "imagenet" (7x7/2 conv + 3x3/2 max-pool), "deep" (three 3x3 convs, ResNet-C/D) or "cifar"
             (one 3x3 conv, no pooling).
         stem_width: int, the stem's output channels.
+        padding: str, how a strided convolution and the stem's max pool pad: "symmetric" (k // 2 zeros on each
+            side, explicit `*_pad` layers: torchvision's, timm's and the papers' code, what pretrained weights
+            expect) or "same" (TensorFlow's "same", one zero row and column fewer on the top and left of a
+            stride-2 window on an even map; no `*_pad` layers: timm's `pad_type="same"`). Every weight keeps its
+            name and shape; "same" is plain Keras' convention and about 6% faster to train on the JAX backend on
+            CPU, where XLA does not fuse the explicit padding into the convolution (benchmarks/RESULTS.md).
         stride_on: str, "1x1" puts a bottleneck's stride on its first 1x1 conv (keras.applications, the
             original paper), "3x3" on its 3x3 conv (torchvision, "ResNet v1.5").
         use_bias: bool, conv biases (keras.applications ResNet v1 has them; torchvision has none).
@@ -88,6 +95,7 @@ class ResNetConfig:
     stem: str = option("imagenet", check_choice, allowed=STEMS)
     stem_width: int = option(64, check_int)
     stride_on: str = option("3x3", check_choice, allowed=STRIDE_POSITIONS)
+    padding: str = option("symmetric", check_choice, allowed=PADDINGS)
     use_bias: bool = option(False, check_bool)
     groups: int = option(1, check_int)
     width_per_group: int = option(64, check_int)
@@ -166,7 +174,7 @@ RESNET_DEFAULTS = dataclasses.asdict(ResNetConfig())
 
 def _conv(x, filters, kernel, cfg, *, name, strides=1, groups=1, dilation=1):
     return _common.conv2d(x, filters, kernel, name=name, strides=strides, groups=groups, use_bias=cfg.use_bias,
-                          dilation=dilation)
+                          dilation=dilation, symmetric=cfg.padding == "symmetric")
 
 
 def _bn(x, prefix, cfg, *, last=False):
@@ -417,6 +425,8 @@ def _apply_stem_pool(x, cfg):
     if cfg.aa_layer == "blur":  # timm: a stride-1 max pool, then the blur downsamples
         x = layers.MaxPooling2D(3, strides=1, padding="same", name="pool1_pool")(x)
         return _anti_alias(x, cfg, name="pool1", stride=2)
+    if cfg.padding == "same":
+        return layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_pool")(x)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 

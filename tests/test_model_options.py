@@ -1,5 +1,5 @@
 """The model options timm users reach for: anti-aliasing, DropBlock, output stride, GroupNorm, ResNet-RS's stem,
-`out_indices` / `feature_info` and `head_dropout`. Their exact conversions are in test_conversion.py, their
+`out_indices` / `feature_info`, `head_dropout` and `padding`. Their exact conversions are in test_conversion.py, their
 tiny variants in the TensorFlow / JAX / PyTorch battery (tests/tiny_models.py)."""
 
 import keras
@@ -155,6 +155,62 @@ def test_average_anti_aliasing_refuses_odd_maps():
 def test_anti_aliasing_needs_the_stride_on_the_3x3():
     with pytest.raises(ValueError, match="stride_on='3x3'"):
         keras_resnets.create_model("resnet50", aa_layer="blur", **SMALL)
+
+
+# Padding
+
+
+def _plain_keras_resnet20():
+    """benchmarks/upstream/fit_epochs_repro.py's ResNet-20 from plain Keras layers (the jax_path case's peer)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "upstream" / "fit_epochs_repro.py"
+    spec = importlib.util.spec_from_file_location("fit_epochs_repro", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.resnet20()
+
+
+def test_same_padding_is_plain_keras_layer_for_layer():
+    """padding="same" with option-B shortcuts computes what the plain Keras ResNet-20 computes, weight for weight;
+    the default (symmetric) differs on the strided convolutions only."""
+    plain = _plain_keras_resnet20()
+    kwargs = dict(input_shape=(32, 32, 3), classes=10, include_preprocessing=True, shortcut="projection")
+    ours = keras_resnets.create_model("resnet20", padding="same", bn_epsilon=1e-3, **kwargs)  # Keras' epsilon
+    symmetric = keras_resnets.create_model("resnet20", **kwargs)
+    assert not _layers_of(ours, keras.layers.ZeroPadding2D)
+    assert len(_layers_of(symmetric, keras.layers.ZeroPadding2D)) == 2  # the two strided 3x3 convolutions
+    assert {w.path: w.shape for w in ours.weights} == {w.path: w.shape for w in symmetric.weights}
+
+    def by_kind(model):  # the weighted layers in build order, convolutions, norms and the classifier apart
+        return {cls: _layers_of(model, cls) for cls in (keras.layers.Conv2D, keras.layers.BatchNormalization,
+                                                         keras.layers.Dense)}
+
+    rng = np.random.default_rng(0)
+    for cls, plain_layers in by_kind(plain).items():
+        ours_layers = by_kind(ours)[cls]
+        assert len(ours_layers) == len(plain_layers)
+        for a, b in zip(plain_layers, ours_layers):
+            weights = [rng.normal(0.5 if "variance" in w.path else 0.0, 0.2, w.shape).astype("float32") for w in
+                       a.weights]
+            weights = [np.abs(w) if "variance" in v.path else w for w, v in zip(weights, a.weights)]
+            a.set_weights(weights)
+            b.set_weights(weights)
+    symmetric.set_weights(ours.get_weights())
+    x = rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), plain.predict(x, verbose=0), atol=1e-5)
+    assert np.abs(symmetric.predict(x, verbose=0) - plain.predict(x, verbose=0)).max() > 1e-3
+
+
+def test_same_padding_pads_the_stem_pool_as_tensorflow():
+    model = keras_resnets.create_model("resnet50", padding="same", input_shape=(64, 64, 3), **SMALL)
+    assert not _layers_of(model, keras.layers.ZeroPadding2D)
+    assert model.get_layer("pool1_pool").padding == "same"
+    assert model.get_layer("conv1_conv").padding == "same"
+    assert model.output_shape == keras_resnets.create_model("resnet50", input_shape=(64, 64, 3), **SMALL).output_shape
+    with pytest.raises(ValueError, match=r"padding.*'symmetric', 'same'.*Received.*'valid'"):
+        keras_resnets.create_model("resnet20", padding="valid")
 
 
 # Output stride

@@ -209,6 +209,26 @@ def test_ema_weights_are_evaluated_each_epoch_and_exported(tmp_path, monkeypatch
     assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
 
 
+@pytest.mark.parametrize("steps_per_execution", [1, 4])
+def test_images_per_second_counts_every_step_of_an_execution(steps_per_execution):
+    """ThroughputLogger: with steps_per_execution > 1 Keras reports one batch end per execution; the epoch's
+    images/s still counts every step (it once counted executions: a quarter of the truth at 4)."""
+    from training.callbacks import ThroughputLogger
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=steps_per_execution)
+    logger = ThroughputLogger(global_batch_size=8)
+    seen = {}
+
+    class Keep(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.update(logs)
+
+    x, y = np.zeros((64, 4), "float32"), np.zeros((64, 2), "float32")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[logger, Keep()])
+    assert seen["images_per_second"] * seen["epoch_seconds"] == pytest.approx(64)
+
+
 def test_gradient_clipping_reaches_the_optimizer():
     from training.config import Config
     from training.recipe_parts import make_optimizer

@@ -43,9 +43,9 @@ TINY = {
         dict(stage_depths=(1, 1, 1), stage_widths=(4, 8, 16), stem_width=4),
         (16, 16, 3),
     ),
-    "cifar_resnet_option_b": (
+    "cifar_resnet_option_b": (  # padding="same": the jax_path benchmark's plain-Keras twin
         "resnet20",
-        dict(stage_depths=(1, 1, 1), stage_widths=(4, 8, 16), stem_width=4, shortcut="projection"),
+        dict(stage_depths=(1, 1, 1), stage_widths=(4, 8, 16), stem_width=4, shortcut="projection", padding="same"),
         (16, 16, 3),
     ),
     "cifar_plain": ("plain20", dict(stage_depths=(1, 1, 1), stage_widths=(4, 8, 16), stem_width=4), (16, 16, 1)),

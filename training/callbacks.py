@@ -172,12 +172,14 @@ class ThroughputLogger(keras.callbacks.Callback):
         self._steps = 0
 
     def on_train_batch_end(self, batch, logs=None):
+        # With steps_per_execution > 1 Keras calls this once per execution, `batch` being its last step's index.
         now = time.perf_counter()
+        steps = batch + 1 - self._steps
         if logs is not None:
             logs["learning_rate"] = self._learning_rate()
-            logs["images_per_second"] = self.global_batch_size / max(now - self._batch_start, 1e-9)
+            logs["images_per_second"] = steps * self.global_batch_size / max(now - self._batch_start, 1e-9)
         self._batch_start = now
-        self._steps += 1
+        self._steps = batch + 1
 
     def on_epoch_end(self, epoch, logs=None):
         # Training time only: Keras calls on_epoch_end after the validation pass.

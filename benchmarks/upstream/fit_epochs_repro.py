@@ -75,14 +75,17 @@ class Timer:
 
 def build(model):
     """"plain": `resnet20()` above; "keras_resnets": the package's ResNet-20 (option A shortcuts, as registered);
-    "keras_resnets_b": the package's with option B shortcuts, the same network as `resnet20()` layer for layer."""
+    "keras_resnets_b": the package's with option B shortcuts, `resnet20()` but for the symmetric padding of its
+    strided convolutions (PyTorch's, the package's default); "keras_resnets_same": that with padding="same",
+    `resnet20()` layer for layer (tests/test_model_options.py checks they compute the same)."""
     if model == "plain":
         return resnet20()
     import keras_resnets
 
-    shortcut = {"keras_resnets": "zero_pad", "keras_resnets_b": "projection"}[model]
+    shortcut = {"keras_resnets": "zero_pad", "keras_resnets_b": "projection", "keras_resnets_same": "projection"}
+    padding = "same" if model == "keras_resnets_same" else "symmetric"
     return keras_resnets.create_model("resnet20", input_shape=(32, 32, 3), classes=10, include_preprocessing=True,
-                                      shortcut=shortcut)
+                                      shortcut=shortcut[model], padding=padding)
 
 
 def run(feed, *, epochs, steps, batch, gc_off=False, prefetch=None, model_name="plain"):
@@ -135,7 +138,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--model", choices=("plain", "keras_resnets", "keras_resnets_b"), default="plain")
+    parser.add_argument("--model", choices=("plain", "keras_resnets", "keras_resnets_b", "keras_resnets_same"),
+                        default="plain")
     parser.add_argument("--gc-off", action="store_true", help="gc.disable() before training")
     parser.add_argument("--prefetch", type=int, default=None, help="finite/endless: prefetch buffer (AUTOTUNE)")
     args = parser.parse_args(argv)
