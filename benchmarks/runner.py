@@ -379,7 +379,8 @@ def case_jax_path(ctx):
 
     All are option-B ResNet-20s, `model.fit` on numpy arrays, batch 128: `keras_resnets_b` (the package's ResNet-20
     with projection shortcuts and its default symmetric padding of the strided convolutions), `keras_resnets_same`
-    (that with `padding="same"`: layer for layer the plain one of benchmarks/upstream/fit_epochs_repro.py) and the
+    (that with `padding="same"`: layer for layer the plain one of benchmarks/upstream/fit_epochs_repro.py, but for
+    BatchNormalization's epsilon, 1e-5 against Keras' 1e-3, which costs nothing) and the
     plain one; the default and the plain one on TensorFlow too in the same rounds, for the backend gap.
     """
     common = {"kind": "fit_feed", "feed": "arrays", "epochs": ctx.size(2, 4), "steps": ctx.size(2, 16),

@@ -77,7 +77,8 @@ def build(model):
     """"plain": `resnet20()` above; "keras_resnets": the package's ResNet-20 (option A shortcuts, as registered);
     "keras_resnets_b": the package's with option B shortcuts, `resnet20()` but for the symmetric padding of its
     strided convolutions (PyTorch's, the package's default); "keras_resnets_same": that with padding="same",
-    `resnet20()` layer for layer (tests/test_model_options.py checks they compute the same)."""
+    `resnet20()` layer for layer but for BatchNormalization's epsilon (He et al.'s 1e-5, Keras' 1e-3; with the
+    same epsilon and weights tests/test_model_options.py checks they compute the same)."""
     if model == "plain":
         return resnet20()
     import keras_resnets
