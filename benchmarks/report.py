@@ -189,8 +189,10 @@ def case_sections(results, level=2, plot_stem="run") -> list:
                   "Ours: the training package's path (tf.data pipeline with its augmentation) with `precision` float32 "
                   "or mixed_bfloat16, and compiled `predict` (oneDNN on) with that policy. PyTorch "
                   f"{c.get('torch_version', '?')} eager, channels_last, in-memory tensors, in float32 or under "
-                  "`torch.autocast(\"cpu\", dtype=torch.bfloat16)`. Images/s, median over rounds (range); ratios per "
-                  "round.", ""]
+                  "`torch.autocast(\"cpu\", dtype=torch.bfloat16)`. Rows marked folded (runs from 2026-12-04 17:00 "
+                  "on): inference with each side's BatchNorms folded into its convolutions "
+                  "(`keras_resnets.fold_batch_norm`; `torch.fx.experimental.optimization.fuse`). Images/s, median over "
+                  "rounds (range); ratios per round.", ""]
         if "error" in c:
             lines += [c["error"], ""]
         for name, entry in c.items():

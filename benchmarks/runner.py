@@ -409,8 +409,11 @@ def case_bfloat16(ctx):
     Ours: the training case's package path with `precision` float32 or mixed_bfloat16, and compiled `predict` with
     the float32 or mixed_bfloat16 policy. PyTorch 2.x eager, channels_last, the same networks
     (benchmarks/torch_models.py), in float32 or under `torch.autocast("cpu", dtype=torch.bfloat16)`. Ratios are
-    ours / PyTorch per round, at the same precision. Meaningful on CPUs with native bfloat16 (AVX-512 BF16, AMX:
-    the machine's flags head every row of RESULTS.md); elsewhere both sides emulate it.
+    ours / PyTorch per round, at the same precision. PyTorch flushes subnormal floats to zero, as TensorFlow does by
+    default (`torch.set_flush_denormal(True)`; from 2026-12-04 17:30 on). Inference also runs each side with its BatchNorms folded into
+    the convolutions (`keras_resnets.fold_batch_norm`; `torch.fx.experimental.optimization.fuse`), what a user does
+    for deployment. Meaningful on CPUs with native bfloat16 (AVX-512 BF16, AMX: the machine's flags head every row of
+    RESULTS.md); elsewhere both sides emulate it.
     """
     torch_version = torch_available(ctx.torch_python)
     if not torch_version:
@@ -429,21 +432,29 @@ def case_bfloat16(ctx):
             for precision, (policy, autocast) in PRECISIONS.items():
                 if what == "training":
                     ours = dict(train, kind="train_package", recipe=recipe, set={"precision": policy})
-                    peer = dict(train, kind="train_torch", autocast=autocast)
+                    peer = dict(train, kind="train_torch", autocast=autocast, flush_denormals=True)
                 else:
                     ours = dict(infer, kind="inference", source="keras_resnets", mode="compiled",
                                 dtype_policy=policy, env={"TF_ENABLE_ONEDNN_OPTS": "1"})
-                    peer = dict(infer, kind="infer_torch", autocast=autocast)
+                    peer = dict(infer, kind="infer_torch", autocast=autocast, flush_denormals=True)
                 candidates[f"keras_resnets {precision}"] = (ours, "tensorflow", None)
                 candidates[f"PyTorch {precision}"] = (peer, "numpy", ctx.torch_python)
+                if what == "inference":  # each side with its BatchNorms folded into the convolutions
+                    candidates[f"keras_resnets {precision}, folded"] = (dict(ours, fold_batch_norm=True),
+                                                                       "tensorflow", None)
+                    candidates[f"PyTorch {precision}, folded"] = (dict(peer, fuse_batch_norm=True), "numpy",
+                                                                 ctx.torch_python)
             runs = interleaved(ctx, candidates, rounds)
+            folds = ("", ", folded") if what == "inference" else ("",)
             section[f"{model} batch {batch} at {size}, {what}"] = {
                 "setup": common | {"what": what, "rounds": rounds}, "runs": runs,
                 "stats": {label: stat(rs) for label, rs in runs.items()},
-                "ratios": {f"ours / PyTorch, {p}": ratio(runs[f"keras_resnets {p}"], runs[f"PyTorch {p}"])
-                           for p in PRECISIONS}
-                | {f"{who} bfloat16 / float32": ratio(runs[f"{who} bfloat16"], runs[f"{who} float32"])
-                   for who in ("keras_resnets", "PyTorch")}}
+                "ratios": {f"ours / PyTorch, {p}{f}": ratio(runs[f"keras_resnets {p}{f}"], runs[f"PyTorch {p}{f}"])
+                           for p in PRECISIONS for f in folds}
+                | {f"{who} bfloat16 / float32{f}": ratio(runs[f"{who} bfloat16{f}"], runs[f"{who} float32{f}"])
+                   for who in ("keras_resnets", "PyTorch") for f in folds}
+                | ({f"{who} folded / unfolded, {p}": ratio(runs[f"{who} {p}, folded"], runs[f"{who} {p}"])
+                    for who in ("keras_resnets", "PyTorch") for p in PRECISIONS} if what == "inference" else {})}
     return section
 
 

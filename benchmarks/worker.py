@@ -301,6 +301,17 @@ def train_package(spec):
                          jit_compile=str(config.jit_compile), steps_per_execution=config.steps_per_execution)
 
 
+def _flush_denormals(spec):
+    """spec["flush_denormals"]: PyTorch flushes subnormal floats to zero (`torch.set_flush_denormal`), as TensorFlow
+    does by default in its threads. Without it PyTorch's ResNet-50 bfloat16 step ran 1.5-2.1 s depending on the
+    weights (subnormal float32 arithmetic is slow on x86), with it 1.5-1.7 s (benchmarks/upstream/README.md)."""
+    import torch
+
+    if spec.get("flush_denormals") and not torch.set_flush_denormal(True):
+        raise RuntimeError("torch.set_flush_denormal(True) is not supported on this CPU")
+    return bool(spec.get("flush_denormals"))
+
+
 def _autocast(spec):
     """`torch.autocast("cpu", dtype=torch.bfloat16)` where spec["autocast"] is "bfloat16", else a no-op context."""
     import contextlib
@@ -322,6 +333,7 @@ def train_torch(spec):
     from benchmarks import torch_models
 
     size, batch, steps, epochs = spec["image_size"], spec["batch_size"], spec["steps"], spec["epochs"]
+    flush = _flush_denormals(spec)
     torch.manual_seed(0)
     model = torch_models.build(spec["model"], num_classes=spec.get("classes", 10))
     model = model.to(memory_format=torch.channels_last)
@@ -345,18 +357,24 @@ def train_torch(spec):
             optimizer.step()
         seconds.append(time.perf_counter() - start)
     return _epoch_result(seconds, steps * batch, rss, torch_version=torch.__version__,
-                         torch_threads=torch.get_num_threads(), autocast=spec.get("autocast"))
+                         torch_threads=torch.get_num_threads(), autocast=spec.get("autocast"), flush_denormals=flush)
 
 
 def infer_torch(spec):
-    """Batch latency of the PyTorch network in eval mode under `torch.no_grad()`, channels_last (and autocast)."""
+    """Batch latency of the PyTorch network in eval mode under `torch.no_grad()`, channels_last (and autocast);
+    spec["fuse_batch_norm"] folds its BatchNorms into the convolutions first (`torch.fx.experimental.optimization.fuse`)."""
     import torch
 
     from benchmarks import torch_models
 
     size, batch = spec["image_size"], spec["batch_size"]
+    flush = _flush_denormals(spec)
     torch.manual_seed(0)
     model = torch_models.build(spec["model"], num_classes=spec.get("classes", 1000)).eval()
+    if spec.get("fuse_batch_norm"):  # each BatchNorm folded into the convolution before it, as fold_batch_norm
+        from torch.fx.experimental.optimization import fuse
+
+        model = fuse(model)
     model = model.to(memory_format=torch.channels_last)
     x = (torch.rand(batch, 3, size, size) * 2 - 1).contiguous(memory_format=torch.channels_last)
 
@@ -367,7 +385,8 @@ def infer_torch(spec):
     rss = _rss_mib()
     result = _summary(_timed(run, spec.get("warmup", 2), spec.get("repeats", 5)))
     result.update(images_per_second=batch / result["median_s"], rss_after_build_mib=rss,
-                  torch_version=torch.__version__, autocast=spec.get("autocast"))
+                  torch_version=torch.__version__, autocast=spec.get("autocast"),
+                  fuse_batch_norm=bool(spec.get("fuse_batch_norm")), flush_denormals=flush)
     return result
 
 

@@ -441,22 +441,22 @@ class BatchNormalization(keras.layers.BatchNormalization):
     gradient is the autodiff of those: several passes over each activation tensor. When training on
     the TensorFlow backend this layer calls `FusedBatchNormV3` instead (one pass forward, one backward),
     which makes a CIFAR ResNet-20 training step about 1.2x faster on a 2-core CPU with oneDNN
-    (benchmarks/RESULTS.md). Inference keeps Keras' ops: in a compiled TensorFlow graph they ran faster
-    than the fused kernel's inference mode (ResNet50 predict was 0.85x with it), and exporters fold
-    them into the convolutions either way.
+    (benchmarks/RESULTS.md). Inference (and a frozen layer in training) runs the same kernel's inference
+    mode: under mixed_bfloat16 Keras' ops cast every activation to float32 and back, and compiled
+    inference ran 1.5x (ResNet50, batch 32) to 2.3x (ResNet-20, batch 128) faster with the kernel, which
+    takes the bfloat16 activations as they are; in float32 it was 1.3x and 1.0x (benchmarks/RESULTS.md,
+    bfloat16 case). `keras_resnets.fold_batch_norm` is faster still, and exporters fold either way.
 
     It is the same layer in every other respect: the same arguments and config, the same variables
     (gamma, beta, moving_mean, moving_variance) in the same order, the same outputs and moving-average
     update up to float rounding (tested against the Keras layer), so weights copy both ways. Calls it
-    does not fuse (inference, another backend, rank other than 4, channels_first, a mask, `renorm`,
-    `synchronized`, no `center`/`scale`) take the Keras layer's own path.
+    does not fuse (another backend, rank other than 4, channels_first, a mask, `renorm`, `synchronized`,
+    no `center`/`scale`) take the Keras layer's own path.
     """
 
-    def _fusable(self, inputs, mask, training=True):
+    def _fusable(self, inputs, mask):
         return (
-            bool(training)
-            and self.trainable
-            and keras.backend.backend() == "tensorflow"
+            keras.backend.backend() == "tensorflow"
             and mask is None
             and len(inputs.shape) == 4
             and self.axis in (3, -1)
@@ -467,7 +467,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
         )
 
     def call(self, inputs, training=None, mask=None):
-        if not self._fusable(inputs, mask, training):
+        if not self._fusable(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
 
@@ -475,6 +475,13 @@ class BatchNormalization(keras.layers.BatchNormalization):
         # goes in as it is: the kernel accumulates in float32 itself, and two casts per layer cost a ResNet-20 step
         # under mixed_bfloat16 a third of its time (benchmarks/RESULTS.md, bfloat16 case).
         x = inputs if inputs.dtype == tf.bfloat16 else tf.cast(inputs, "float32")
+        if not (training and self.trainable):  # the moving statistics, as the Keras layer (a frozen layer too)
+            y, *_ = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=tf.cast(self.gamma, "float32"), offset=tf.cast(self.beta, "float32"),
+                mean=tf.cast(self.moving_mean, "float32"), variance=tf.cast(self.moving_variance, "float32"),
+                epsilon=self.epsilon, data_format="NHWC", is_training=False,
+            )
+            return y if y.dtype == self.compute_dtype else tf.cast(y, self.compute_dtype)
         empty = tf.constant([], dtype="float32")
         y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
             x=x, scale=tf.cast(self.gamma, "float32"), offset=tf.cast(self.beta, "float32"), mean=empty,

@@ -328,6 +328,30 @@ def test_torch_workers_run_in_bfloat16_autocast():
         worker.infer_torch(dict(spec, autocast="float16", repeats=1, warmup=0))
 
 
+def test_torch_inference_worker_folds_batch_norms_and_flushes_denormals():
+    import torch
+    from torch.fx.experimental.optimization import fuse
+
+    from benchmarks import torch_models, worker
+
+    # The fold the worker applies keeps the network's outputs (eval mode) and leaves no BatchNorm.
+    torch.manual_seed(0)
+    model = torch_models.build("resnet20", num_classes=10).eval()
+    folded = fuse(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    x = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), atol=1e-4, rtol=1e-4)
+    spec = {"model": "resnet20", "image_size": 16, "batch_size": 4, "classes": 10, "autocast": "bfloat16",
+            "repeats": 2, "warmup": 1, "fuse_batch_norm": True, "flush_denormals": True}
+    try:
+        result = worker.infer_torch(spec)
+        assert torch.tensor(1e-40).item() == 0.0  # subnormals flushed in this process now
+    finally:
+        torch.set_flush_denormal(False)
+    assert result["fuse_batch_norm"] and result["flush_denormals"] and result["images_per_second"] > 0
+
+
 def test_bfloat16_case_pairs_each_precision_with_pytorch(monkeypatch):
     from benchmarks import report, runner
 
@@ -353,3 +377,10 @@ def test_bfloat16_case_pairs_each_precision_with_pytorch(monkeypatch):
     markdown = report.markdown({"machine": runner.machine_facts(), "rounds": 1, "quick": True,
                                 "command": "python -m benchmarks --cases bfloat16", "cases": {"bfloat16": section}})
     assert "| ours / PyTorch, float32 | 1.50 |" in markdown
+    inference = section["resnet20 batch 8 at 32, inference"]
+    assert {"keras_resnets bfloat16, folded", "PyTorch float32, folded"} <= set(inference["runs"])
+    assert inference["ratios"]["ours / PyTorch, bfloat16, folded"]["median"] == 1.5
+    assert "ours / PyTorch, bfloat16, folded" not in entry["ratios"]  # training has no folded rows
+    folded = [s for s, _ in specs if s.get("fold_batch_norm") or s.get("fuse_batch_norm")]
+    assert len(folded) == 4 and all(s["kind"] in ("inference", "infer_torch") for s in folded)
+    assert all(s.get("flush_denormals") for s, _ in specs if s["kind"].endswith("_torch"))

@@ -180,9 +180,36 @@ def test_fused_batch_normalization_falls_back_where_it_cannot_fuse(rng):
     for layer, shape in ((BatchNormalization(axis=1), (4, 3, 5, 5)), (BatchNormalization(), (6, 3)),
                          (BatchNormalization(renorm=True), (2, 4, 4, 3))):
         x = rng.normal(size=shape).astype("float32")
-        assert not layer._fusable(tf.constant(x), None, training=True)
+        assert not layer._fusable(tf.constant(x), None)
         y = np.asarray(layer(x, training=True))
         assert y.shape == shape and np.isfinite(y).all()
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_fused_batch_normalization_inference_and_frozen_use_the_kernel_and_moving_statistics(rng, policy):
+    # Inference, and training with the layer frozen (fine-tuning), normalize with the moving statistics, as the
+    # Keras layer, through FusedBatchNormV3's inference mode (bfloat16 in and out under mixed_bfloat16), and
+    # leave the statistics where they are.
+    x = tf.constant(rng.normal(2.0, 3.0, (4, 6, 6, 5)).astype("float32"))
+    theirs, ours = (cls(epsilon=1e-3, dtype=keras.DTypePolicy(policy)) for cls in
+                    (keras.layers.BatchNormalization, BatchNormalization))
+    for layer in (theirs, ours):
+        layer.build(x.shape)
+        layer.set_weights([rng.normal(size=5).astype("float32") if i != 3 else np.full(5, 2.0, "float32")
+                           for i in range(4)] if layer is theirs else theirs.get_weights())
+        layer.trainable = False
+    graph = tf.function(lambda x: ours(x, training=True)).get_concrete_function(x).graph
+    kernels = [op for op in graph.get_operations() if op.type == "FusedBatchNormV3"]
+    assert len(kernels) == 1 and not kernels[0].get_attr("is_training")
+    assert kernels[0].inputs[0].dtype == (tf.bfloat16 if policy == "mixed_bfloat16" else tf.float32)
+    before = ours.get_weights()
+    tol = 3e-2 if policy == "mixed_bfloat16" else 1e-5
+    for training in (True, False):
+        y_a, y_b = theirs(x, training=training), ours(x, training=training)
+        assert y_b.dtype == y_a.dtype
+        np.testing.assert_allclose(np.asarray(y_b, "float32"), np.asarray(y_a, "float32"), atol=tol * 10, rtol=tol)
+    for a, b in zip(before, ours.get_weights()):
+        np.testing.assert_array_equal(b, a)
 
 
 def test_fused_batch_normalization_round_trips_and_is_used_by_the_models():
