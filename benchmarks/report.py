@@ -189,8 +189,9 @@ def case_sections(results, level=2, plot_stem="run") -> list:
                   "Ours: the training package's path (tf.data pipeline with its augmentation) with `precision` float32 "
                   "or mixed_bfloat16, and compiled `predict` (oneDNN on) with that policy. PyTorch "
                   f"{c.get('torch_version', '?')} eager, channels_last, in-memory tensors, in float32 or under "
-                  "`torch.autocast(\"cpu\", dtype=torch.bfloat16)`. Rows marked folded (runs from 2026-12-04 17:00 "
-                  "on): inference with each side's BatchNorms folded into its convolutions "
+                  "`torch.autocast(\"cpu\", dtype=torch.bfloat16)`. From the 2026-12-04 17:14 run on, PyTorch "
+                  "flushes subnormal floats to zero as TensorFlow does, and rows marked folded run inference with each "
+                  "side's BatchNorms folded into its convolutions "
                   "(`keras_resnets.fold_batch_norm`; `torch.fx.experimental.optimization.fuse`). Images/s, median over "
                   "rounds (range); ratios per round.", ""]
         if "error" in c:

@@ -410,10 +410,10 @@ def case_bfloat16(ctx):
     the float32 or mixed_bfloat16 policy. PyTorch 2.x eager, channels_last, the same networks
     (benchmarks/torch_models.py), in float32 or under `torch.autocast("cpu", dtype=torch.bfloat16)`. Ratios are
     ours / PyTorch per round, at the same precision. PyTorch flushes subnormal floats to zero, as TensorFlow does by
-    default (`torch.set_flush_denormal(True)`; from 2026-12-04 17:30 on). Inference also runs each side with its BatchNorms folded into
-    the convolutions (`keras_resnets.fold_batch_norm`; `torch.fx.experimental.optimization.fuse`), what a user does
-    for deployment. Meaningful on CPUs with native bfloat16 (AVX-512 BF16, AMX: the machine's flags head every row of
-    RESULTS.md); elsewhere both sides emulate it.
+    default (`torch.set_flush_denormal(True)`; from the 2026-12-04 17:14 run on). Inference also runs each side with
+    its BatchNorms folded into the convolutions (`keras_resnets.fold_batch_norm`;
+    `torch.fx.experimental.optimization.fuse`), what a user does for deployment. Meaningful on CPUs with native
+    bfloat16 (AVX-512 BF16, AMX: the machine's flags head every row of RESULTS.md); elsewhere both sides emulate it.
     """
     torch_version = torch_available(ctx.torch_python)
     if not torch_version:

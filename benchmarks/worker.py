@@ -362,7 +362,8 @@ def train_torch(spec):
 
 def infer_torch(spec):
     """Batch latency of the PyTorch network in eval mode under `torch.no_grad()`, channels_last (and autocast);
-    spec["fuse_batch_norm"] folds its BatchNorms into the convolutions first (`torch.fx.experimental.optimization.fuse`)."""
+    spec["fuse_batch_norm"] folds its BatchNorms into the convolutions first
+    (`torch.fx.experimental.optimization.fuse`)."""
     import torch
 
     from benchmarks import torch_models

@@ -443,9 +443,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
     which makes a CIFAR ResNet-20 training step about 1.2x faster on a 2-core CPU with oneDNN
     (benchmarks/RESULTS.md). Inference (and a frozen layer in training) runs the same kernel's inference
     mode: under mixed_bfloat16 Keras' ops cast every activation to float32 and back, and compiled
-    inference ran 1.5x (ResNet50, batch 32) to 2.3x (ResNet-20, batch 128) faster with the kernel, which
-    takes the bfloat16 activations as they are; in float32 it was 1.3x and 1.0x (benchmarks/RESULTS.md,
-    bfloat16 case). `keras_resnets.fold_batch_norm` is faster still, and exporters fold either way.
+    inference ran 1.46x (ResNet50, batch 32) and 2.2x (ResNet-20, batch 128) faster with the kernel,
+    which takes the bfloat16 activations as they are; in float32 0.99x and 1.28x (2-core Intel Xeon with
+    AMX, benchmarks/upstream/bn_inference_ab.py). `keras_resnets.fold_batch_norm` is faster still (5.1x
+    and 4.5x in bfloat16), and exporters fold either way.
 
     It is the same layer in every other respect: the same arguments and config, the same variables
     (gamma, beta, moving_mean, moving_variance) in the same order, the same outputs and moving-average

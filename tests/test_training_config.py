@@ -57,7 +57,7 @@ def test_every_recipe_is_the_config_it_was_before_the_tables():
     """tests/data/recipe_configs.json: every shipped recipe's config and `--list` line, dumped (with `_exact`)
     before the recipes that differ only in values became rows of training/configs/_variants.py. Each recipe must
     still give the same keys, in the same order, with the same values and types, and the same description. (Keys
-    added since, data.classes / train_per_class, finetune.layer_decay, optimizer.ema_momentum /
+    added since, data.classes / train_per_class, model.stem_whitening, finetune.layer_decay, optimizer.ema_momentum /
     gradient_accumulation_steps / clipnorm / global_clipnorm and the distill section, and the transfer recipes,
     were added to it by re-dumping, after checking that nothing else changed.)"""
     snapshot = json.loads(SNAPSHOT.read_text())

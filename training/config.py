@@ -312,6 +312,7 @@ SCHEMA = {
     "model.name": _TEXT,
     # A .keras file, a timm / torchvision checkpoint or a tag the model factories take: check_finetune.
     "model.weights": Rule(str, optional=True),
+    "model.stem_whitening": _FLAG,  # training.whitening; not with model.weights (check_config)
     "data.name": _TEXT,
     "data.data_dir": Rule(str, optional=True),
     "data.download": _FLAG,
@@ -447,6 +448,10 @@ def check_finetune(config, *, run=False):
     without its classifier, and a frozen phase fits in `epochs`; with `run` (a run about to start, not a shipped
     recipe, which leaves model.weights to the user) it also has pretrained weights to freeze."""
     weights = (config.get("model") or {}).get("weights")
+    if (config.get("model") or {}).get("stem_whitening") and weights is not None:
+        raise ConfigError(
+            "model.stem_whitening re-initialises the first convolution, which model.weights loads pretrained: use "
+            f"one of them. Received: model.stem_whitening=True, model.weights={weights!r}")
     finetune = config.get("finetune") or {}
     head_epochs, unfreeze = finetune.get("head_epochs", 0), finetune.get("unfreeze", "all")
     if isinstance(weights, str):

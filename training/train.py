@@ -23,12 +23,13 @@ import uuid
 import weakref
 
 import keras
+import numpy as np
 
 import keras_resnets
 from keras_resnets.export import ExportError, export_keras, export_model, non_finite_weights  # noqa: F401
 from training import data as data_lib
 from training import distribute
-from training import distill, finetune
+from training import distill, finetune, whitening
 from training.callbacks import (CrashBackup, EMAEvaluation, FlipTTAEvaluation, NonFiniteError, StopOnNonFiniteLoss,
                                 ThroughputLogger, trained_batches)
 from training.config import ConfigError, TrainingError, check_config, check_finetune, check_run_name  # noqa: F401
@@ -343,6 +344,24 @@ def _build_and_compile(config, data, scope):
     return model, tta_model
 
 
+# Training images whose patches set the whitening filters (`model.stem_whitening`): a 3x3 stem's 9-27 dimensions
+# need far fewer; more only costs time before the first step.
+WHITENING_IMAGES = 5000
+
+
+def _whiten_stem(model, config, data):
+    """`model.stem_whitening`: the first convolution starts as the whitening transform of the first
+    WHITENING_IMAGES training images (unaugmented, as evaluation sees them); returns the log line."""
+    batch = 500
+    stream = data_lib.make_pipeline(data.splits["train"], data.info, batch_size=batch, training=False,
+                                    seed=config.seed, image_size=data.image_size)
+    images = np.concatenate([np.asarray(x) for x, _ in stream.take(-(-WHITENING_IMAGES // batch))])
+    facts = whitening.whiten_first_convolution(model, images[:WHITENING_IMAGES], seed=config.seed)
+    return (f"stem whitening: {facts['filters_set']} of {facts['layer']}'s {facts['filters']} filters from "
+            f"{min(len(images), WHITENING_IMAGES)} training images' patches (eigenvalues "
+            f"{facts['eigenvalues'][0]:.3g} to {facts['eigenvalues'][-1]:.3g})")
+
+
 def _compile(model, config, optimizer):
     """Compiles `model` with the recipe's loss and metrics and `optimizer` (again when a fine-tuning phase changes
     what trains: the same optimizer, its step count and slots kept)."""
@@ -638,6 +657,8 @@ def train_and_evaluate(config, workdir, *, resume=False, log=print, command=None
     data = _load_data(config, log)
     check_accumulation(config, data.steps_per_epoch)
     model, tta_model = _build_and_compile(config, data, scope)
+    if config.model.get("stem_whitening") and not resume:  # a resumed run restores its weights from the backup
+        log(_whiten_stem(model, config, data))
     for line in finetune.describe(config, data.steps_per_epoch):
         log(line)
     if (config.get("distill") or {}).get("teacher") is not None:

@@ -3,9 +3,10 @@
 Trains ResNet-50 (batch 32 at 224, random images, SGD with momentum, cross-entropy) in each framework under its
 bfloat16 mode: Keras' `mixed_bfloat16` policy on `keras.applications.ResNet50` (plain Keras layers; `--model
 keras_resnets` takes the package's), and `torch.autocast("cpu", dtype=torch.bfloat16)` on the same network in
-PyTorch (benchmarks/torch_models.py), channels_last, eager, flushing subnormal floats to zero as TensorFlow does. Both frameworks run their convolutions and TensorFlow
-its batch norms through oneDNN, so oneDNN's own log (`ONEDNN_VERBOSE=1`: each primitive's implementation,
-memory formats, shape and milliseconds) compares the same kernels on the same shapes across the two. Each
+PyTorch (benchmarks/torch_models.py), channels_last, eager, flushing subnormal floats to zero as TensorFlow does.
+Both frameworks run their convolutions and TensorFlow its batch norms through oneDNN, so oneDNN's own log
+(`ONEDNN_VERBOSE=1`: each primitive's implementation, memory formats, shape and milliseconds) compares the same
+kernels on the same shapes across the two. Each
 framework runs in two processes: one with the log on, one without it for the step time and an op-level profile
 (TensorFlow's profiler trace, `torch.profiler`). TensorFlow runs one op at a time (inter-op parallelism 1), as
 PyTorch's eager loop does, so that each kernel's time is its own.
@@ -181,8 +182,9 @@ def main(argv=None):
                 logs[framework] = parse_onednn(done.stdout, args.steps)
     (tf_kinds, tf_grads), (pt_kinds, pt_grads) = logs["tensorflow"], logs["torch"]
     comparison = {
-        "onednn_ms_per_step": {k: {"tensorflow": round(tf_kinds.get(k, 0.0), 1), "torch": round(pt_kinds.get(k, 0.0), 1)}
-                               for k in sorted(set(tf_kinds) | set(pt_kinds), key=lambda k: -tf_kinds.get(k, 0.0))},
+        "onednn_ms_per_step": {
+            k: {"tensorflow": round(tf_kinds.get(k, 0.0), 1), "torch": round(pt_kinds.get(k, 0.0), 1)}
+            for k in sorted(set(tf_kinds) | set(pt_kinds), key=lambda k: -tf_kinds.get(k, 0.0))},
         "weight_gradient_convolutions_ms_per_step": {
             shape: {"tensorflow": round(tf_grads[shape], 2), "torch": round(pt_grads[shape], 2),
                     "ratio": round(tf_grads[shape] / pt_grads[shape], 2)}

@@ -8,6 +8,9 @@ Keys:
         (`keras_resnets.save_preset`; both loaded layer by layer, by name), a timm / torchvision `.safetensors` / `.pth` / `.pt` checkpoint (`keras_resnets.conversion`), or
         anything else the model factories' `weights=` takes (a hub tag such as "timm/resnet50.a1_in1k"), passed
         through to it. training/finetune.py says how.
+    model.stem_whitening: False, or True: the first convolution's filters start as the whitening transform of
+        the training images' patches (hlb-CIFAR10 / airbench; training/whitening.py), then train as the rest.
+        Not with model.weights.
     data: see training/data/__init__.py (name, data_dir, download, validation_split, validation_seed, ...).
         Every shipped recipe holds out a validation split of its training set (`VALIDATION_SIZE`, 5,000
         stratified images for Fashion-MNIST and CIFAR, chosen by validation_seed=0 for every run seed): the
@@ -95,7 +98,7 @@ def synthetic_smoke(image_shape, num_classes, **extra) -> Config:
 def base_config() -> Config:
     """Every key with its default value (the module docstring says what each means)."""
     return Config(
-        model=dict(name="resnet20", kwargs={}, weights=None),
+        model=dict(name="resnet20", kwargs={}, weights=None, stem_whitening=False),
         data=data_config("fashion_mnist"),
         augment=dict(),
         epochs=1,
