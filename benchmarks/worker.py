@@ -303,8 +303,8 @@ def train_package(spec):
 
 def _flush_denormals(spec):
     """spec["flush_denormals"]: PyTorch flushes subnormal floats to zero (`torch.set_flush_denormal`), as TensorFlow
-    does by default in its threads. Without it PyTorch's ResNet-50 bfloat16 step ran 1.5-2.1 s depending on the
-    weights (subnormal float32 arithmetic is slow on x86), with it 1.5-1.7 s (benchmarks/upstream/README.md)."""
+    does by default in its threads. Without it PyTorch's ResNet-50 bfloat16 step time varied with the weights
+    (subnormal float32 arithmetic is slow on x86; benchmarks/upstream/README.md)."""
     import torch
 
     if spec.get("flush_denormals") and not torch.set_flush_denormal(True):
