@@ -13,6 +13,7 @@ PyTorch's eager loop does, so that each kernel's time is its own.
 
     python benchmarks/upstream/bf16_profile.py                 # both frameworks, then the comparison
     python benchmarks/upstream/bf16_profile.py --steps 5 --model keras_resnets
+    python benchmarks/upstream/bf16_profile.py --model keras_resnets --network resnet20   # batch 128 at 32
 
 Prints one JSON line per framework and process, then the comparison: oneDNN milliseconds per step by primitive,
 and the weight-gradient convolutions shape by shape (the largest difference).
@@ -27,11 +28,12 @@ import sys
 import tempfile
 import time
 
-BATCH, SIZE, CLASSES = 32, 224, 1000
+# network: (batch, image size, classes), the bfloat16 benchmark case's setups
+NETWORKS = {"resnet50": (32, 224, 1000), "resnet20": (128, 32, 10)}
 START, END = "BF16-PROFILE-START", "BF16-PROFILE-END"
 
 
-def _tensorflow_step(model_name):
+def _tensorflow_step(model_name, network):
     import keras
     import numpy as np
     import tensorflow as tf
@@ -40,31 +42,34 @@ def _tensorflow_step(model_name):
     # with a concurrent op's (the step time was the same within 3% either way).
     tf.config.threading.set_inter_op_parallelism_threads(1)
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    batch, size, classes = NETWORKS[network]
     if model_name == "keras_resnets":
         import keras_resnets
 
-        model = keras_resnets.ResNet50(weights=None)
+        model = (keras_resnets.ResNet50(weights=None) if network == "resnet50" else
+                 keras_resnets.create_model(network, input_shape=(size, size, 3), classes=classes))
     else:
         model = keras.applications.ResNet50(weights=None)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (BATCH, SIZE, SIZE, 3)).astype("float32")
-    y = rng.integers(0, CLASSES, BATCH)
+    x = rng.uniform(-1, 1, (batch, size, size, 3)).astype("float32")
+    y = rng.integers(0, classes, batch)
     return lambda: model.train_on_batch(x, y)
 
 
-def _torch_step():
+def _torch_step(network):
     import torch
 
     from benchmarks import torch_models
 
     torch.set_flush_denormal(True)  # subnormal floats to zero, as TensorFlow does by default in its threads
     torch.manual_seed(0)
-    model = torch_models.build("resnet50", num_classes=CLASSES).to(memory_format=torch.channels_last)
+    batch, size, classes = NETWORKS[network]
+    model = torch_models.build(network, num_classes=classes).to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
-    x = (torch.rand(BATCH, 3, SIZE, SIZE) * 2 - 1).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, CLASSES, (BATCH,))
+    x = (torch.rand(batch, 3, size, size) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, classes, (batch,))
 
     def step():
         optimizer.zero_grad(set_to_none=True)
@@ -111,10 +116,10 @@ def _ops_torch(step, steps):
     return {e.key: round(e.self_cpu_time_total / 1000 / steps, 1) for e in rows}
 
 
-def worker(framework, model_name, steps, verbose):
+def worker(framework, model_name, network, steps, verbose):
     """One process: warm up, then `steps` timed steps between markers (oneDNN logs them when verbose), and
     without the log an op-level profile of `steps` more."""
-    step = _tensorflow_step(model_name) if framework == "tensorflow" else _torch_step()
+    step = _tensorflow_step(model_name, network) if framework == "tensorflow" else _torch_step(network)
     for _ in range(3):  # tracing, oneDNN primitive creation, first-touch of memory
         step()
     print(START, flush=True)
@@ -125,9 +130,11 @@ def worker(framework, model_name, steps, verbose):
         times.append(time.perf_counter() - start)
     print(END, flush=True)
     times.sort()
-    result = {"framework": framework, "model": model_name if framework == "tensorflow" else "torch_models.resnet50",
+    batch = NETWORKS[network][0]
+    result = {"framework": framework, "network": network,
+              "model": model_name if framework == "tensorflow" else f"torch_models.{network}",
               "onednn_verbose": verbose, "step_s_median": round(times[len(times) // 2], 3),
-              "images_per_second": round(BATCH / times[len(times) // 2], 1)}
+              "images_per_second": round(batch / times[len(times) // 2], 1)}
     if not verbose:
         result["ops_ms_per_step"] = (_ops_tensorflow if framework == "tensorflow" else _ops_torch)(step, steps)
     return result
@@ -156,13 +163,18 @@ def main(argv=None):
     parser.add_argument("--framework", choices=("tensorflow", "torch"), default=None, help="one worker (internal)")
     parser.add_argument("--model", choices=("keras", "keras_resnets"), default="keras",
                         help="TensorFlow side: keras.applications.ResNet50 (default) or the package's ResNet50")
+    parser.add_argument("--network", choices=tuple(NETWORKS), default="resnet50",
+                        help="resnet50 (batch 32 at 224, default) or resnet20 (batch 128 at 32; --model keras_resnets)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per process (default 3)")
     parser.add_argument("--verbose-log", action="store_true", help="(internal) the worker runs with ONEDNN_VERBOSE=1")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps must be at least 1. Received: {args.steps}")
+    if args.network != "resnet50" and args.model == "keras":
+        parser.error(f"keras.applications has no {args.network}: add --model keras_resnets. Received: --network "
+                     f"{args.network} --model keras")
     if args.framework:
-        print(json.dumps(worker(args.framework, args.model, args.steps, args.verbose_log)), flush=True)
+        print(json.dumps(worker(args.framework, args.model, args.network, args.steps, args.verbose_log)), flush=True)
         return 0
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     base = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=root)
@@ -171,7 +183,7 @@ def main(argv=None):
     for framework in ("tensorflow", "torch"):
         for verbose in (False, True):
             command = [sys.executable, os.path.abspath(__file__), "--framework", framework, "--model", args.model,
-                       "--steps", str(args.steps)] + (["--verbose-log"] if verbose else [])
+                       "--network", args.network, "--steps", str(args.steps)] + (["--verbose-log"] if verbose else [])
             env = dict(base, **({"ONEDNN_VERBOSE": "1"} if verbose else {}))
             done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root)
             if done.returncode != 0:
