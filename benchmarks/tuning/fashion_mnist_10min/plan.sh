@@ -26,8 +26,8 @@ bash scripts/tune.sh $R 0 wrn16_2-e10-bs128 model.name=wrn16_2 epochs=10 batch_s
 bash scripts/tune.sh $R 0 r20-e16 model.name=resnet20 epochs=16
 # 5. An exponential moving average of the weights (optimizer.ema_momentum=0.99, about half an epoch of steps at
 #    batch 256), WRN-16-2 10 epochs as shipped: validation 0.9384 with the average, 0.9382 without it, in 9.7
-#    minutes (the average's extra evaluation and per-step update cost ~5 s an epoch). It led by 0.3-3 points in
-#    epochs 1-6 and by nothing at the end: the cosine schedule decays to zero, so the last weights are already an
+#    minutes (the average's extra evaluation and per-step update cost ~5 s an epoch). It led by 0.2-14 points in
+#    epochs 1-7 and by nothing at the end: the cosine schedule decays to zero, so the last weights are already an
 #    average. Not shipped. The run without the average scored 0.0038 below run 2's identical settings: one run
 #    differs from another of the same seed by about twice the seeds' spread (threads reorder float sums).
 bash scripts/tune.sh $R 0 wrn16_2-e10-ema99 model.name=wrn16_2 epochs=10 optimizer.ema_momentum=0.99
