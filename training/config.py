@@ -312,7 +312,7 @@ SCHEMA = {
     "model.name": _TEXT,
     # A .keras file, a timm / torchvision checkpoint or a tag the model factories take: check_finetune.
     "model.weights": Rule(str, optional=True),
-    "model.stem_whitening": _FLAG,  # training.whitening; not with model.weights (check_config)
+    "model.stem_whitening": _FLAG,  # training.whitening; not with model.weights (check_finetune)
     "data.name": _TEXT,
     "data.data_dir": Rule(str, optional=True),
     "data.download": _FLAG,

@@ -345,20 +345,26 @@ def _build_and_compile(config, data, scope):
 
 
 # Training images whose patches set the whitening filters (`model.stem_whitening`): a 3x3 stem's 9-27 dimensions
-# need far fewer; more only costs time before the first step.
-WHITENING_IMAGES = 5000
+# need far fewer; more only costs time before the first step. At most WHITENING_BYTES of them (ImageNet-size
+# images: a few hundred), since the model's view of them is held too.
+WHITENING_IMAGES, WHITENING_BYTES = 5000, 256 * 2**20
 
 
 def _whiten_stem(model, config, data):
     """`model.stem_whitening`: the first convolution starts as the whitening transform of the first
     WHITENING_IMAGES training images (unaugmented, as evaluation sees them); returns the log line."""
-    batch = 500
-    stream = data_lib.make_pipeline(data.splits["train"], data.info, batch_size=batch, training=False,
+    stream = data_lib.make_pipeline(data.splits["train"], data.info, batch_size=100, training=False,
                                     seed=config.seed, image_size=data.image_size)
-    images = np.concatenate([np.asarray(x) for x, _ in stream.take(-(-WHITENING_IMAGES // batch))])
-    facts = whitening.whiten_first_convolution(model, images[:WHITENING_IMAGES], seed=config.seed)
+    batches, count, size = [], 0, 0
+    for x, _ in stream:
+        batches.append(np.asarray(x))
+        count, size = count + len(batches[-1]), size + batches[-1].nbytes
+        if count >= WHITENING_IMAGES or size >= WHITENING_BYTES:
+            break
+    images = np.concatenate(batches)[:WHITENING_IMAGES]
+    facts = whitening.whiten_first_convolution(model, images, seed=config.seed)
     return (f"stem whitening: {facts['filters_set']} of {facts['layer']}'s {facts['filters']} filters from "
-            f"{min(len(images), WHITENING_IMAGES)} training images' patches (eigenvalues "
+            f"{len(images)} training images' patches (eigenvalues "
             f"{facts['eigenvalues'][0]:.3g} to {facts['eigenvalues'][-1]:.3g})")
 
 

@@ -19,7 +19,7 @@ MAX_PATCHES = 200_000
 def first_convolution(model):
     """The model's first top-level `Conv2D` (in the functional graph's order), with its checks."""
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.DepthwiseConv2D):
+        if isinstance(layer, keras.layers.Conv2D):  # DepthwiseConv2D is not one
             if layer.groups != 1 or tuple(layer.dilation_rate) != (1, 1) or layer.data_format != "channels_last":
                 raise ValueError(
                     f"Whitening initialisation needs a plain first convolution (groups 1, no dilation, "
@@ -33,11 +33,12 @@ def first_convolution(model):
 def patches(images, kernel_size, *, max_patches=MAX_PATCHES, seed=0):
     """Up to `max_patches` (kh * kw * channels)-vectors, every kh x kw window of `images` (N, H, W, C), sampled."""
     kh, kw = kernel_size
-    windows = np.lib.stride_tricks.sliding_window_view(images, (kh, kw), axis=(1, 2))  # N, H', W', C, kh, kw
-    windows = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * images.shape[-1])  # as a Conv2D kernel
-    if len(windows) > max_patches:
-        windows = windows[np.random.default_rng(seed).choice(len(windows), max_patches, replace=False)]
-    return windows.astype("float64")
+    windows = np.lib.stride_tricks.sliding_window_view(images, (kh, kw), axis=(1, 2))  # a view: N, H', W', C, kh, kw
+    positions = int(np.prod(windows.shape[:3]))
+    chosen = (np.random.default_rng(seed).choice(positions, max_patches, replace=False) if positions > max_patches
+              else np.arange(positions))
+    picked = windows[np.unravel_index(chosen, windows.shape[:3])]  # only the chosen windows are copied: M, C, kh, kw
+    return picked.transpose(0, 2, 3, 1).reshape(len(chosen), -1).astype("float64")  # ordered as a Conv2D kernel
 
 
 def whitening_filters(vectors, filters, *, eps=5e-4):
